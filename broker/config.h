@@ -1,0 +1,42 @@
+/*
+ * The loaded configuration: a plain record, read-only once config_load()
+ * returned.  It owns the mapping, the sinks and each source's
+ * connector-private state; config_destroy() frees them all.
+ */
+#ifndef TP_CONFIG_H
+#define TP_CONFIG_H
+
+#include <stddef.h>
+
+#include "../sinks/fanout.h"
+
+struct tagmap;
+struct sink;
+struct connector_impl;
+
+struct source_cfg {
+    char *name;
+    const struct connector_impl *impl;
+    void *priv; /* owned; impl->destroy() frees it */
+};
+
+struct config {
+    char *path;
+    char *state_dir;
+    struct tagmap *map;
+    struct source_cfg *sources;
+    size_t nsources;
+    struct sink **sinks;
+    size_t nsinks;
+    struct delivery_cfg delivery;
+    size_t max_txn_tags;
+    size_t max_tag_bytes;
+    char **warnings; /* "file:line:col: ..." for `check` */
+    size_t nwarnings;
+};
+
+/* 0, or -1 with a "file:line:col: what" message in err. */
+int config_load(struct config **, const char *path, char *err, size_t errlen);
+void config_destroy(struct config **);
+
+#endif

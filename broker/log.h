@@ -1,0 +1,21 @@
+/*
+ * Logging: one line per event on stderr, "tagpurge[level]: message".
+ * Messages are short, lower-case, no trailing period; details after a colon.
+ * Nothing that could be a secret (passwords, tokens, conninfo) is ever passed
+ * here: callers log names of settings, not their values.
+ */
+#ifndef TP_LOG_H
+#define TP_LOG_H
+
+enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void log_set_level(enum log_level);
+enum log_level log_get_level(void);
+void log_msg(enum log_level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * tagpurge: purge HTTP caches from the database's own change stream.
+ *
+ *   tagpurge run   -c FILE [-v]          run the broker in the foreground
+ *   tagpurge check -c FILE               validate config and mapping offline
+ *   tagpurge tags  -c FILE --table T [--new JSON] [--old JSON]
+ *   tagpurge --version | --help
+ *
+ * Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "config.h"
+#include "log.h"
+#include "obj.h"
+#include "pipeline.h"
+#include "stats.h"
+#include "tagmap.h"
+#include "tagset.h"
+
+#ifndef TAGPURGE_VERSION
+#define TAGPURGE_VERSION "0"
+#endif
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: tagpurge run   -c FILE [-v]\n"
+    "       tagpurge check -c FILE\n"
+    "       tagpurge tags  -c FILE --table SCHEMA.TABLE [--new JSON] [--old JSON]\n"
+    "       tagpurge --version | --help\n"
+    "\n"
+    "  run    read every source, purge every sink node; logs to stderr\n"
+    "  check  validate the config and its mapping without connecting (exit 0 when valid)\n"
+    "  tags   print the tags one row change produces, one per line:\n"
+    "         --new only = INSERT, --old only = DELETE, both = UPDATE.  Values are JSON\n"
+    "         strings as the database prints them, integers, or null.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (JSON)\n"
+    "  -v, --verbose       debug logging\n";
+
+struct opts {
+    const char *config;
+    const char *table;
+    const char *newrow, *oldrow;
+    int verbose;
+};
+
+static int
+usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "tagpurge: %s%s%s\n\n%s", msg, arg ? ": " : "", arg ? arg : "", usage_text);
+    return (EXIT_USAGE);
+}
+
+/* Options after the command word.  0, or EXIT_USAGE. */
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+        {"table", required_argument, NULL, 't'},  {"new", required_argument, NULL, 'n'},
+        {"old", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
+    };
+    int ch;
+
+    memset(o, 0, sizeof *o);
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, ":c:v", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 't':
+            o->table = optarg;
+            break;
+        case 'n':
+            o->newrow = optarg;
+            break;
+        case 'o':
+            o->oldrow = optarg;
+            break;
+        case ':':
+            return (usage_error("option needs a value", argv[optind - 1]));
+        default:
+            return (usage_error("unknown option", argv[optind - 1]));
+        }
+    }
+    if (optind < argc)
+        return (usage_error("unexpected argument", argv[optind]));
+    if (o->config == NULL)
+        return (usage_error("-c FILE is required", NULL));
+    return (0);
+}
+
+static struct config *
+load_or_complain(const char *path)
+{
+    struct config *c;
+    char err[2048];
+
+    if (config_load(&c, path, err, sizeof err) != 0) {
+        fprintf(stderr, "tagpurge: error: %s\n", err);
+        return (NULL);
+    }
+    return (c);
+}
+
+static int
+cmd_check(const struct opts *o)
+{
+    struct config *c = load_or_complain(o->config);
+    size_t i;
+
+    if (c == NULL)
+        return (EXIT_USAGE);
+    for (i = 0; i < c->nwarnings; i++)
+        fprintf(stderr, "tagpurge: warning: %s\n", c->warnings[i]);
+    printf("configuration OK: %zu sources, %zu sinks, %zu mapped tables\n", c->nsources, c->nsinks,
+           tagmap_count(c->map));
+    config_destroy(&c);
+    return (0);
+}
+
+/*------------------------------------------------------------------------
+ * tags: explain the mapping for one row change.
+ */
+
+struct row {
+    const char **names;
+    struct col_value *vals;
+    char **owned;
+    size_t n;
+};
+
+static void
+row_free(struct row *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++)
+        free(r->owned[i]);
+    free(r->owned);
+    free(r->names);
+    free(r->vals);
+}
+
+/* A JSON object of column -> string | integer | null. */
+static int
+row_parse(const char *what, const char *text, struct row *r)
+{
+    json_error_t jerr;
+    json_t *obj, *v;
+    const char *k;
+    char buf[64];
+    size_t i = 0;
+
+    memset(r, 0, sizeof *r);
+    obj = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL || !json_is_object(obj)) {
+        fprintf(stderr, "tagpurge: error: --%s: %s\n", what,
+                obj ? "expected a JSON object" : jerr.text);
+        json_decref(obj);
+        return (-1);
+    }
+    r->n = json_object_size(obj);
+    r->names = tp_calloc(r->n, sizeof *r->names);
+    r->vals = tp_calloc(r->n, sizeof *r->vals);
+    r->owned = tp_calloc(r->n, sizeof *r->owned);
+    json_object_foreach(obj, k, v)
+    {
+        r->names[i] = r->owned[i] = NULL;
+        if (json_is_null(v)) {
+            r->vals[i].state = COL_NULL;
+        } else if (json_is_string(v)) {
+            r->vals[i].state = COL_VALUE;
+            r->vals[i].len = json_string_length(v);
+            r->owned[i] = tp_malloc(r->vals[i].len + 1);
+            memcpy(r->owned[i], json_string_value(v), r->vals[i].len + 1);
+            r->vals[i].data = r->owned[i];
+        } else if (json_is_integer(v)) {
+            snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            r->owned[i] = tp_strdup(buf);
+            r->vals[i].state = COL_VALUE;
+            r->vals[i].data = r->owned[i];
+            r->vals[i].len = strlen(buf);
+        } else {
+            fprintf(stderr,
+                    "tagpurge: error: --%s: column \"%s\": give the value as a JSON string, "
+                    "as the database prints it\n",
+                    what, k);
+            r->n = i;
+            json_decref(obj);
+            return (-1);
+        }
+        r->names[i] = tp_strdup(k);
+        i++;
+    }
+    json_decref(obj);
+    return (0);
+}
+
+/* Align old and new on one column list: a column missing from one image is unknown there. */
+static void
+merge_rows(const struct row *a, const struct row *b, const char ***names, size_t *n)
+{
+    size_t i, j;
+
+    *names = tp_calloc(a->n + b->n + 1, sizeof **names);
+    *n = 0;
+    for (i = 0; i < a->n; i++)
+        (*names)[(*n)++] = a->names[i];
+    for (i = 0; i < b->n; i++) {
+        for (j = 0; j < a->n; j++)
+            if (strcmp(a->names[j], b->names[i]) == 0)
+                break;
+        if (j == a->n)
+            (*names)[(*n)++] = b->names[i];
+    }
+}
+
+static struct col_value *
+project(const struct row *r, const char **names, size_t n)
+{
+    struct col_value *v = tp_calloc(n, sizeof *v);
+    size_t i, j;
+
+    for (i = 0; i < n; i++)
+        for (j = 0; j < r->n; j++)
+            if (strcmp(names[i], r->names[j]) == 0)
+                v[i] = r->vals[j];
+    return (v);
+}
+
+static int
+explain(const struct tagmap_entry *e, const struct row *oldr, const struct row *newr,
+        const struct opts *o)
+{
+    struct change c;
+    struct tagset *ts = tagset_new();
+    const char *const *tags;
+    const char **names;
+    size_t n, i;
+    int flags;
+
+    merge_rows(oldr, newr, &names, &n);
+    memset(&c, 0, sizeof c);
+    c.table = o->table;
+    c.colnames = names;
+    c.ncols = n;
+    c.op = o->oldrow && o->newrow ? CHG_UPDATE : o->newrow ? CHG_INSERT : CHG_DELETE;
+    c.oldv = o->oldrow ? project(oldr, names, n) : NULL;
+    c.newv = o->newrow ? project(newr, names, n) : NULL;
+    flags = tagmap_apply(e, &c, ts);
+    tags = tagset_sorted(ts, &n);
+    for (i = 0; i < n; i++)
+        printf("%s\n", tags[i]);
+    if (flags & TM_UNCHANGED)
+        fprintf(stderr, "tagpurge: only ignore_columns changed: nothing is purged\n");
+    if (flags & TM_FALLBACK)
+        fprintf(stderr, "tagpurge: a value the tags need is missing: fallback tags added\n");
+    if (flags & TM_OVERSIZE)
+        fprintf(stderr, "tagpurge: a tag passed max_tag_bytes: fallback tags added\n");
+    if (flags & TM_NOFALLBACK)
+        fprintf(stderr, "tagpurge: warning: fallback needed but the entry has none\n");
+    free((void *)c.oldv);
+    free((void *)c.newv);
+    free(names);
+    tagset_destroy(&ts);
+    return (0);
+}
+
+static int
+cmd_tags(const struct opts *o)
+{
+    struct row oldr, newr;
+    const struct tagmap_entry *e;
+    struct config *c;
+    int rv = EXIT_USAGE;
+
+    if (o->table == NULL || (o->newrow == NULL && o->oldrow == NULL))
+        return (usage_error("tags needs --table and --new and/or --old", NULL));
+    c = load_or_complain(o->config);
+    if (c == NULL)
+        return (EXIT_USAGE);
+    memset(&oldr, 0, sizeof oldr);
+    memset(&newr, 0, sizeof newr);
+    e = tagmap_lookup(c->map, o->table);
+    if (e == NULL) {
+        fprintf(stderr, "tagpurge: table %s is not in the mapping: its changes purge nothing\n",
+                o->table);
+        rv = 0;
+    } else if ((o->oldrow == NULL || row_parse("old", o->oldrow, &oldr) == 0) &&
+               (o->newrow == NULL || row_parse("new", o->newrow, &newr) == 0)) {
+        rv = explain(e, &oldr, &newr, o);
+    }
+    row_free(&oldr);
+    row_free(&newr);
+    config_destroy(&c);
+    return (rv);
+}
+
+/*------------------------------------------------------------------------
+ * run
+ */
+
+struct runner {
+    uv_loop_t loop;
+    struct pipeline *p;
+    uv_signal_t sigterm, sigint, sigusr1;
+    int stopping;
+};
+
+static void
+stopped(void *arg)
+{
+    struct runner *r = arg;
+
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->sigusr1, NULL);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    struct runner *r = h->data;
+
+    if (signum == SIGUSR1) {
+        stats_log();
+        return;
+    }
+    if (r->stopping)
+        return;
+    r->stopping = 1;
+    log_info("signal %d: stopping (unacknowledged purges are replayed on restart)", signum);
+    pipeline_stop(r->p, stopped, r);
+}
+
+static int
+cmd_run(const struct opts *o)
+{
+    struct runner r;
+    struct config *c = load_or_complain(o->config);
+    int rv = 1;
+
+    if (c == NULL)
+        return (EXIT_USAGE);
+    if (o->verbose)
+        log_set_level(LOG_LVL_DEBUG);
+    memset(&r, 0, sizeof r);
+    AZ(uv_loop_init(&r.loop));
+    signal(SIGPIPE, SIG_IGN);
+    if (pipeline_new(&r.p, &r.loop, c) != 0) {
+        log_err("could not initialise the HTTP engine");
+        goto out;
+    }
+    uv_signal_init(&r.loop, &r.sigterm);
+    uv_signal_init(&r.loop, &r.sigint);
+    uv_signal_init(&r.loop, &r.sigusr1);
+    r.sigterm.data = r.sigint.data = r.sigusr1.data = &r;
+    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&r.sigint, on_signal, SIGINT);
+    uv_signal_start(&r.sigusr1, on_signal, SIGUSR1);
+    log_info("tagpurge %s starting: %zu sources, %zu sinks, %zu mapped tables", TAGPURGE_VERSION,
+             c->nsources, c->nsinks, tagmap_count(c->map));
+    if (pipeline_start(r.p) != 0) {
+        r.stopping = 1;
+        pipeline_stop(r.p, stopped, &r);
+    } else {
+        rv = 0;
+    }
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    stats_log();
+    pipeline_destroy(&r.p);
+    if (uv_loop_close(&r.loop) != 0)
+        log_warn("event loop closed with handles still open");
+out:
+    config_destroy(&c);
+    return (rv);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o;
+    const char *cmd;
+    int rv;
+
+    if (argc < 2)
+        return (usage_error("a command is required", NULL));
+    cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return (0);
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("tagpurge %s\n", TAGPURGE_VERSION);
+        return (0);
+    }
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "tags") != 0)
+        return (usage_error("unknown command", cmd));
+    rv = parse_opts(argc - 1, argv + 1, &o);
+    if (rv != 0)
+        return (rv);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "tagpurge: curl_global_init failed\n");
+        return (1);
+    }
+    if (strcmp(cmd, "check") == 0)
+        rv = cmd_check(&o);
+    else if (strcmp(cmd, "tags") == 0)
+        rv = cmd_tags(&o);
+    else
+        rv = cmd_run(&o);
+    curl_global_cleanup();
+    return (rv);
+}

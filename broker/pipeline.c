@@ -1,0 +1,487 @@
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "../connectors/connector.h"
+#include "../sinks/fanout.h"
+#include "config.h"
+#include "log.h"
+#include "obj.h"
+#include "pipeline.h"
+#include "stats.h"
+#include "tagmap.h"
+#include "tagset.h"
+
+/* A committed transaction waiting for its batch to be acknowledged. */
+struct ckpt {
+    struct src_pos pos;
+    int done;
+    struct ckpt *next;
+};
+
+struct batch {
+    unsigned magic;
+#define BATCH_MAGIC 0x0ba7c4e5
+    struct pipeline *p;
+    struct tagset *tags;
+    struct ckpt **entries; /* transactions it carries; borrowed from their source */
+    size_t nentries;
+    uint64_t first_commit_ns; /* monotonic, when the first transaction arrived */
+    int64_t first_commit_us;  /* database commit time of the first transaction */
+};
+
+struct source {
+    unsigned magic;
+#define SOURCE_MAGIC 0x50c3e1b2
+    struct pipeline *p;
+    const struct source_cfg *cfg;
+    struct conn_core core;
+    int in_txn;
+    struct tagset *txn_tags;
+    int collapsed; /* past max_txn_tags: only touched tables are kept */
+    const struct tagmap_entry **touched;
+    size_t ntouched, maxtouched;
+    struct ckpt *head, *tail;   /* committed, not yet confirmed; commit order */
+    struct tagset *seen_tables; /* relations already checked for missing columns */
+};
+
+struct pipeline {
+    unsigned magic;
+#define PIPELINE_MAGIC 0x71be11e0
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct fanout *fanout;
+    struct source *sources;
+    size_t nsources;
+    struct batch *open; /* collecting transactions for coalesce_ms */
+    uv_timer_t coalesce;
+    unsigned stopping_pending;
+    void (*stopped)(void *);
+    void *stopped_arg;
+};
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+}
+
+static int64_t
+wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* Confirm the newest position whose transaction and all older ones are done. */
+static void
+source_advance(struct source *s)
+{
+    struct src_pos last;
+    struct ckpt *c;
+    int any = 0;
+    char buf[160];
+
+    while (s->head != NULL && s->head->done) {
+        c = s->head;
+        last = c->pos;
+        any = 1;
+        s->head = c->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        free(c);
+    }
+    if (!any)
+        return;
+    stats.checkpoints++;
+    if (log_get_level() >= LOG_LVL_DEBUG) {
+        s->cfg->impl->format_pos(&last, buf, sizeof buf);
+        log_debug("source %s: checkpoint %s", s->cfg->name, buf);
+    }
+    s->cfg->impl->confirm(s->cfg->priv, &last);
+}
+
+static void
+batch_done(void *arg)
+{
+    struct batch *b;
+    struct pipeline *p;
+    size_t i;
+
+    CAST_OBJ_NOTNULL(b, arg, BATCH_MAGIC);
+    p = b->p;
+    if (b->first_commit_us > 0)
+        log_info("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
+                 "%.1f ms after commit",
+                 tagset_count(b->tags), b->nentries, (double)(now_ns() - b->first_commit_ns) / 1e6,
+                 (double)(wall_us() - b->first_commit_us) / 1e3);
+    for (i = 0; i < b->nentries; i++)
+        b->entries[i]->done = 1;
+    tagset_destroy(&b->tags);
+    free(b->entries);
+    FREE_OBJ(b);
+    for (i = 0; i < p->nsources; i++)
+        source_advance(&p->sources[i]);
+}
+
+/* Hand the open batch to the fan-out. */
+static void
+batch_close(struct pipeline *p)
+{
+    struct batch *b = p->open;
+    const char *const *tags;
+    size_t n;
+
+    if (b == NULL)
+        return;
+    p->open = NULL;
+    uv_timer_stop(&p->coalesce);
+    stats.batches++;
+    tags = tagset_sorted(b->tags, &n);
+    /* May call batch_done() before it returns (no nodes): b is not used after. */
+    fanout_submit(p->fanout, tags, n, batch_done, b);
+}
+
+static void
+coalesce_cb(uv_timer_t *t)
+{
+    struct pipeline *p;
+
+    CAST_OBJ_NOTNULL(p, t->data, PIPELINE_MAGIC);
+    batch_close(p);
+}
+
+static void
+batch_add(struct pipeline *p, struct ckpt *c, struct tagset *tags, int64_t commit_us)
+{
+    struct batch *b = p->open;
+
+    if (b == NULL) {
+        ALLOC_OBJ(b, BATCH_MAGIC);
+        b->p = p;
+        b->tags = tagset_new();
+        b->first_commit_ns = now_ns();
+        b->first_commit_us = commit_us;
+        p->open = b;
+        if (p->cfg->delivery.coalesce_ms > 0)
+            AZ(uv_timer_start(&p->coalesce, coalesce_cb, (uint64_t)p->cfg->delivery.coalesce_ms,
+                              0));
+    }
+    tagset_merge(b->tags, tags);
+    b->entries = tp_realloc(b->entries, (b->nentries + 1) * sizeof *b->entries);
+    b->entries[b->nentries++] = c;
+    if (p->cfg->delivery.coalesce_ms == 0)
+        batch_close(p);
+}
+
+/*------------------------------------------------------------------------
+ * Callbacks from connectors (struct conn_core).
+ */
+
+static void
+txn_reset(struct source *s)
+{
+    tagset_clear(s->txn_tags);
+    s->collapsed = 0;
+    s->ntouched = 0;
+    s->in_txn = 0;
+}
+
+static void
+missing_col(void *arg, const char *col)
+{
+    const char *table = arg;
+
+    log_err("mapping: %s: a tag names column \"%s\", which the table does not have: changes of "
+            "this table purge its fallback tags instead",
+            table, col);
+}
+
+static void
+core_relation(void *arg, const char *table, const char *const *cols, size_t ncols)
+{
+    struct source *s;
+    const struct tagmap_entry *e;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    e = tagmap_lookup(s->p->cfg->map, table);
+    if (e == NULL || tagset_has(s->seen_tables, table, strlen(table)))
+        return;
+    tagset_add(s->seen_tables, table, strlen(table));
+    tagmap_missing_columns(e, cols, ncols, missing_col, (void *)(uintptr_t)table);
+}
+
+static void
+core_begin(void *arg)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    txn_reset(s);
+    s->in_txn = 1;
+}
+
+static void
+touch(struct source *s, const struct tagmap_entry *e)
+{
+    size_t i;
+
+    for (i = 0; i < s->ntouched; i++)
+        if (s->touched[i] == e)
+            return;
+    if (s->ntouched == s->maxtouched) {
+        s->maxtouched = s->maxtouched ? 2 * s->maxtouched : 8;
+        s->touched = tp_realloc(s->touched, s->maxtouched * sizeof *s->touched);
+    }
+    s->touched[s->ntouched++] = e;
+}
+
+/* Past max_txn_tags the transaction keeps only its tables: bounded memory. */
+static void
+collapse(struct source *s)
+{
+    log_warn("source %s: transaction passed max_txn_tags (%zu): purging the fallback tags of its "
+             "tables instead",
+             s->cfg->name, s->p->cfg->max_txn_tags);
+    stats.txns_collapsed++;
+    tagset_clear(s->txn_tags);
+    s->collapsed = 1;
+}
+
+static void
+core_change(void *arg, const struct change *c)
+{
+    const struct tagmap_entry *e;
+    struct source *s;
+    int flags;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    stats.changes++;
+    e = tagmap_lookup(s->p->cfg->map, c->table);
+    if (e == NULL)
+        return;
+    stats.changes_mapped++;
+    touch(s, e);
+    if (s->collapsed)
+        return;
+    flags = tagmap_apply(e, c, s->txn_tags);
+    if (flags & TM_UNCHANGED)
+        stats.updates_ignored++;
+    if (flags & (TM_FALLBACK | TM_OVERSIZE))
+        stats.fallback_purges++;
+    if (flags & TM_NOFALLBACK) {
+        stats.fallback_missing++;
+        log_err("mapping: %s: a change lacks values its tags need and the entry has no "
+                "fallback tags: add \"fallback_tags\" to the mapping",
+                c->table);
+    }
+    if (tagset_count(s->txn_tags) > s->p->cfg->max_txn_tags)
+        collapse(s);
+}
+
+static void
+core_broaden(void *arg, const char *table)
+{
+    const struct tagmap_entry *e;
+    struct source *s;
+    size_t i;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    stats.fallback_purges++;
+    if (table != NULL) {
+        e = tagmap_lookup(s->p->cfg->map, table);
+        if (e != NULL) {
+            touch(s, e);
+            tagmap_add_fallback(e, s->txn_tags);
+        }
+        return;
+    }
+    for (i = 0; i < tagmap_count(s->p->cfg->map); i++) {
+        e = tagmap_at(s->p->cfg->map, i);
+        touch(s, e);
+        tagmap_add_fallback(e, s->txn_tags);
+    }
+}
+
+static void
+core_commit(void *arg, const struct src_pos *pos, int64_t commit_us)
+{
+    struct source *s;
+    struct ckpt *c;
+    size_t i;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    stats.txns++;
+    if (s->collapsed)
+        for (i = 0; i < s->ntouched; i++)
+            tagmap_add_fallback(s->touched[i], s->txn_tags);
+    c = tp_calloc(1, sizeof *c);
+    c->pos = *pos;
+    if (s->tail != NULL)
+        s->tail->next = c;
+    else
+        s->head = c;
+    s->tail = c;
+    if (tagset_count(s->txn_tags) == 0) {
+        c->done = 1; /* nothing to purge: only its place in the order matters */
+        source_advance(s);
+    } else {
+        stats.tags_emitted += tagset_count(s->txn_tags);
+        batch_add(s->p, c, s->txn_tags, commit_us);
+    }
+    txn_reset(s);
+}
+
+static void
+core_abort(void *arg)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    txn_reset(s);
+}
+
+static int
+core_drained(void *arg)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    return (s->head == NULL && !s->in_txn);
+}
+
+static void
+core_state(void *arg, int streaming)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    log_info("source %s: %s", s->cfg->name, streaming ? "streaming" : "not streaming");
+}
+
+/*------------------------------------------------------------------------*/
+
+int
+pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
+{
+    struct pipeline *p;
+    size_t i;
+
+    ALLOC_OBJ(p, PIPELINE_MAGIC);
+    p->loop = loop;
+    p->cfg = cfg;
+    if (fanout_new(&p->fanout, loop, cfg->sinks, cfg->nsinks, &cfg->delivery) != 0) {
+        FREE_OBJ(p);
+        return (-1);
+    }
+    AZ(uv_timer_init(loop, &p->coalesce));
+    p->coalesce.data = p;
+    p->sources = tp_calloc(cfg->nsources, sizeof *p->sources);
+    p->nsources = cfg->nsources;
+    for (i = 0; i < cfg->nsources; i++) {
+        struct source *s = &p->sources[i];
+        s->magic = SOURCE_MAGIC;
+        s->p = p;
+        s->cfg = &cfg->sources[i];
+        s->txn_tags = tagset_new();
+        s->seen_tables = tagset_new();
+        s->core = (struct conn_core){
+            .arg = s,
+            .relation = core_relation,
+            .begin = core_begin,
+            .change = core_change,
+            .broaden = core_broaden,
+            .commit = core_commit,
+            .abort = core_abort,
+            .drained = core_drained,
+            .state = core_state,
+        };
+    }
+    *pp = p;
+    return (0);
+}
+
+int
+pipeline_start(struct pipeline *p)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    if (fanout_nnodes(p->fanout) == 0)
+        log_warn("no sink nodes configured: changes are read and confirmed without purging");
+    for (i = 0; i < p->nsources; i++) {
+        struct source *s = &p->sources[i];
+        if (s->cfg->impl->start(s->cfg->priv, p->loop, p->cfg->map, &s->core) != 0)
+            return (-1);
+    }
+    return (0);
+}
+
+static void
+part_stopped(void *arg)
+{
+    struct pipeline *p;
+
+    CAST_OBJ_NOTNULL(p, arg, PIPELINE_MAGIC);
+    AN(p->stopping_pending > 0);
+    if (--p->stopping_pending == 0 && p->stopped != NULL)
+        p->stopped(p->stopped_arg);
+}
+
+static void
+coalesce_closed(uv_handle_t *h)
+{
+    part_stopped(h->data);
+}
+
+void
+pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    p->stopped = done;
+    p->stopped_arg = arg;
+    p->stopping_pending = (unsigned)p->nsources + 2;
+    for (i = 0; i < p->nsources; i++)
+        p->sources[i].cfg->impl->stop(p->sources[i].cfg->priv, part_stopped, p);
+    /* An open batch was never submitted: it stays unconfirmed and is replayed. */
+    if (p->open != NULL) {
+        tagset_destroy(&p->open->tags);
+        free(p->open->entries);
+        FREE_OBJ(p->open);
+    }
+    uv_close((uv_handle_t *)&p->coalesce, coalesce_closed);
+    fanout_close(p->fanout, part_stopped, p);
+    p->fanout = NULL;
+}
+
+void
+pipeline_destroy(struct pipeline **pp)
+{
+    struct pipeline *p = *pp;
+    struct ckpt *c;
+    size_t i;
+
+    if (p == NULL)
+        return;
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    for (i = 0; i < p->nsources; i++) {
+        struct source *s = &p->sources[i];
+        while ((c = s->head) != NULL) {
+            s->head = c->next;
+            free(c);
+        }
+        tagset_destroy(&s->txn_tags);
+        tagset_destroy(&s->seen_tables);
+        free(s->touched);
+    }
+    free(p->sources);
+    FREE_OBJ(p);
+    *pp = NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * The pipeline: sources -> per-transaction tag sets -> coalesced batches ->
+ * fan-out, and the checkpoint that follows acknowledgements.
+ *
+ * Invariants (README "Delivery guarantees"):
+ *  - nothing is purged before its transaction commits; an aborted or
+ *    incomplete transaction purges nothing;
+ *  - tags are deduplicated per transaction, then per batch (transactions
+ *    committed within coalesce_ms);
+ *  - each source keeps its committed transactions in commit order; the
+ *    position confirmed to the source is the end of the newest transaction
+ *    that, with every older one, was acknowledged by every node.  Never more.
+ *
+ * Owns the fan-out and one state per source; borrows the config, which must
+ * outlive it.  Loop thread only.
+ */
+#ifndef TP_PIPELINE_H
+#define TP_PIPELINE_H
+
+#include <uv.h>
+
+struct config;
+struct pipeline;
+
+int pipeline_new(struct pipeline **, uv_loop_t *, const struct config *);
+/* Start every source.  0, or -1 when a source could not even be started. */
+int pipeline_start(struct pipeline *);
+/* Stop sources and delivery; done(arg) once every handle is closed. */
+void pipeline_stop(struct pipeline *, void (*done)(void *), void *arg);
+void pipeline_destroy(struct pipeline **);
+
+#endif

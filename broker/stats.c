@@ -1,0 +1,21 @@
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "stats.h"
+
+struct tp_stats stats;
+
+void
+stats_log(void)
+{
+    char buf[2048];
+    size_t o = 0;
+
+#define TP_STATS_PRINT(name, doc)                                                                  \
+    if (o < sizeof buf)                                                                            \
+        o += (size_t)snprintf(buf + o, sizeof buf - o, " %s=%" PRIu64, #name, stats.name);
+    TP_COUNTERS(TP_STATS_PRINT)
+#undef TP_STATS_PRINT
+    log_info("stats:%s", buf);
+}

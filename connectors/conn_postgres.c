@@ -1,0 +1,1281 @@
+/*
+ * PostgreSQL source: logical replication with pgoutput (protocol 1).
+ *
+ * libpq in non-blocking mode on the libuv loop: a uv_poll_t on PQsocket()
+ * drives connection, the set-up queries and the COPY BOTH stream; a timer
+ * sends standby status updates (pg_recvlogical's loop in event-loop form).
+ *
+ * Life of a connection (enum pg_state):
+ *   PG_WAIT       backoff before (re)connecting.   next: CONNECTING
+ *   PG_CONNECTING PQconnectPoll.                   next: SETUP, WAIT
+ *   PG_SETUP      one set-up query at a time (wal_level, tables, publication,
+ *                 slot), then START_REPLICATION.   next: STREAMING, WAIT
+ *   PG_STREAMING  COPY BOTH.                       next: WAIT
+ *   PG_STOPPED    after stop().
+ *
+ * The flush LSN sent to the server is the end_lsn of the last transaction the
+ * core confirmed (acknowledged by every node), or, when nothing is pending,
+ * the latest keepalive position.  Never more: a restart replays from there.
+ */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../broker/cfg.h"
+#include "../broker/log.h"
+#include "../broker/obj.h"
+#include "../broker/tagmap.h"
+#include "connector.h"
+#include "pgoutput.h"
+
+enum pg_state { PG_WAIT, PG_CONNECTING, PG_SETUP, PG_STREAMING, PG_STOPPED };
+
+struct pg_rel {
+    uint32_t relid;
+    char *table; /* "schema.table" */
+    char **names;
+    int *key;
+    size_t ncols;
+    const struct tagmap_entry *entry;
+};
+
+struct pg_poll {
+    unsigned magic;
+#define PG_POLL_MAGIC 0x0f00a11e
+    uv_poll_t h;
+    struct pg *pg;
+    int fd;
+};
+
+struct pg;
+typedef int pg_step_f(struct pg *, PGresult *);
+
+struct pg {
+    unsigned magic;
+#define PG_MAGIC 0x9e57c0aa
+    /* configuration */
+    char *name;
+    char *conninfo;
+    char *password_env, *password_file;
+    char *slot, *publication;
+    int create;
+    long status_interval_ms;
+    /* runtime */
+    uv_loop_t *loop;
+    const struct tagmap *map;
+    const struct conn_core *core;
+    enum pg_state state;
+    PGconn *conn;
+    struct pg_poll *poll;
+    uv_timer_t timer; /* reconnect backoff, or status interval */
+    unsigned failures;
+    int step;
+    pg_step_f *step_fn;
+    PGresult *step_res;
+    struct pgo_decoder *dec;
+    struct pg_rel *rels;
+    size_t nrels;
+    int in_txn;
+    uint64_t written; /* highest commit end_lsn received */
+    uint64_t flushed; /* what we may confirm */
+    uint64_t sent_flush;
+    char *password;
+    /* per-change scratch */
+    struct col_value *oldv, *newv;
+    size_t scratch;
+    unsigned open_handles;
+    void (*stopped)(void *);
+    void *stopped_arg;
+};
+
+static void pg_schedule_reconnect(struct pg *, const char *why);
+static void pg_run_step(struct pg *);
+static void pg_send_status(struct pg *, int reply);
+
+/*------------------------------------------------------------------------
+ * Configuration
+ */
+
+static int
+name_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++, n++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return (0);
+    return (n > 0 && n < 64);
+}
+
+static int
+pg_check_conninfo(struct cfg_ctx *ctx, const char *ci)
+{
+    PQconninfoOption *opts, *o;
+    char *err = NULL;
+    int rv = 0;
+
+    opts = PQconninfoParse(ci, &err);
+    cfg_push_key(ctx, "conninfo");
+    if (opts == NULL) {
+        /* libpq's message names the problem, never the values. */
+        rv = cfg_error(ctx, "invalid conninfo: %s", err ? err : "out of memory");
+        if (err != NULL)
+            PQfreemem(err);
+        goto out;
+    }
+    for (o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (strcmp(o->keyword, "replication") == 0)
+            rv = cfg_error(ctx, "do not set replication in conninfo: tagpurge sets it");
+        else if (strcmp(o->keyword, "password") == 0)
+            cfg_warn(ctx, "conninfo contains a password: use password_env or password_file");
+    }
+    PQconninfoFree(opts);
+out:
+    cfg_pop(ctx);
+    return (rv);
+}
+
+static int
+pg_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ctx *ctx)
+{
+    static const char *const keys[] = {
+        "name", "type",        "conninfo", "password_env",       "password_file",
+        "slot", "publication", "create",   "status_interval_ms", NULL};
+    const char *ci = NULL, *penv = NULL, *pfile = NULL, *slot = "tagpurge", *pub = "tagpurge";
+    long long interval = 10000;
+    int create = 0;
+    struct pg *pg;
+
+    if (cfg_check_keys(ctx, obj, keys) != 0 || cfg_get_str(ctx, obj, "conninfo", 1, &ci) < 0 ||
+        cfg_get_str(ctx, obj, "password_env", 0, &penv) < 0 ||
+        cfg_get_str(ctx, obj, "password_file", 0, &pfile) < 0 ||
+        cfg_get_str(ctx, obj, "slot", 0, &slot) < 0 ||
+        cfg_get_str(ctx, obj, "publication", 0, &pub) < 0 ||
+        cfg_get_bool(ctx, obj, "create", 0, &create) < 0 ||
+        cfg_get_int(ctx, obj, "status_interval_ms", 0, 100, 3600000, &interval) < 0)
+        return (-1);
+    if (penv != NULL && pfile != NULL) {
+        cfg_push_key(ctx, "password_file");
+        cfg_error(ctx, "give password_env or password_file, not both");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    if (!name_ok(slot) || !name_ok(pub)) {
+        cfg_push_key(ctx, name_ok(slot) ? "publication" : "slot");
+        cfg_error(ctx, "use 1 to 63 lower-case letters, digits or underscores");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    if (pg_check_conninfo(ctx, ci) != 0)
+        return (-1);
+    ALLOC_OBJ(pg, PG_MAGIC);
+    pg->name = tp_strdup(srcname);
+    pg->conninfo = tp_strdup(ci);
+    pg->password_env = penv ? tp_strdup(penv) : NULL;
+    pg->password_file = pfile ? tp_strdup(pfile) : NULL;
+    pg->slot = tp_strdup(slot);
+    pg->publication = tp_strdup(pub);
+    pg->create = create;
+    pg->status_interval_ms = (long)interval;
+    *privp = pg;
+    return (0);
+}
+
+/* Secrets are read at start, never logged, and never put on a command line. */
+static int
+pg_load_password(struct pg *pg)
+{
+    char buf[1024];
+    FILE *f;
+    size_t n;
+
+    if (pg->password_env != NULL) {
+        const char *v = getenv(pg->password_env);
+        if (v == NULL) {
+            log_err("source %s: password_env names %s, which is not set", pg->name,
+                    pg->password_env);
+            return (-1);
+        }
+        pg->password = tp_strdup(v);
+    } else if (pg->password_file != NULL) {
+        f = fopen(pg->password_file, "r");
+        if (f == NULL) {
+            log_err("source %s: cannot read password_file %s: %s", pg->name, pg->password_file,
+                    strerror(errno));
+            return (-1);
+        }
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        pg->password = tp_strdup(buf);
+        memset(buf, 0, sizeof buf);
+    }
+    return (0);
+}
+
+/*------------------------------------------------------------------------
+ * Socket polling
+ */
+
+static void
+poll_closed(uv_handle_t *h)
+{
+    struct pg_poll *pp;
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pp, h->data, PG_POLL_MAGIC);
+    pg = pp->pg;
+    FREE_OBJ(pp);
+    pg->open_handles--;
+    if (pg->state == PG_STOPPED && pg->open_handles == 0 && pg->stopped != NULL)
+        pg->stopped(pg->stopped_arg);
+}
+
+static void
+pg_unpoll(struct pg *pg)
+{
+    if (pg->poll == NULL)
+        return;
+    uv_poll_stop(&pg->poll->h);
+    uv_close((uv_handle_t *)&pg->poll->h, poll_closed);
+    pg->poll = NULL;
+}
+
+static void poll_cb(uv_poll_t *, int, int);
+
+/* Watch the libpq socket; it can change while connecting. */
+static void
+pg_poll_for(struct pg *pg, int events)
+{
+    int fd = PQsocket(pg->conn);
+
+    if (pg->poll != NULL && pg->poll->fd != fd)
+        pg_unpoll(pg);
+    if (pg->poll == NULL) {
+        ALLOC_OBJ(pg->poll, PG_POLL_MAGIC);
+        pg->poll->pg = pg;
+        pg->poll->fd = fd;
+        AZ(uv_poll_init(pg->loop, &pg->poll->h, fd));
+        pg->poll->h.data = pg->poll;
+        pg->open_handles++;
+    }
+    AZ(uv_poll_start(&pg->poll->h, events, poll_cb));
+}
+
+static void
+pg_disconnect(struct pg *pg)
+{
+    pg_unpoll(pg);
+    if (pg->step_res != NULL) {
+        PQclear(pg->step_res);
+        pg->step_res = NULL;
+    }
+    if (pg->conn != NULL) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    if (pg->in_txn) {
+        pg->core->abort(pg->core->arg);
+        pg->in_txn = 0;
+    }
+}
+
+/* Sending may leave data in libpq's buffer: wait for writability then. */
+static int
+pg_flush(struct pg *pg)
+{
+    int r = PQflush(pg->conn);
+
+    if (r < 0)
+        return (-1);
+    pg_poll_for(pg, UV_READABLE | (r == 1 ? UV_WRITABLE : 0));
+    return (0);
+}
+
+/*------------------------------------------------------------------------
+ * Reconnect and status timers
+ */
+
+static void reconnect_cb(uv_timer_t *t);
+
+static void
+pg_schedule_reconnect(struct pg *pg, const char *why)
+{
+    long d = 500;
+    unsigned i;
+
+    pg_disconnect(pg);
+    if (pg->state == PG_STREAMING)
+        pg->core->state(pg->core->arg, 0);
+    pg->failures++;
+    for (i = 1; i < pg->failures && d < 30000; i++)
+        d *= 2;
+    if (d > 30000)
+        d = 30000;
+    log_err("source %s: %s; reconnecting in %ld ms", pg->name, why, d);
+    pg->state = PG_WAIT;
+    uv_timer_stop(&pg->timer);
+    AZ(uv_timer_start(&pg->timer, reconnect_cb, (uint64_t)d, 0));
+}
+
+static void
+status_cb(uv_timer_t *t)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, t->data, PG_MAGIC);
+    if (pg->state == PG_STREAMING)
+        pg_send_status(pg, 0);
+}
+
+/*------------------------------------------------------------------------
+ * Connecting
+ */
+
+static void
+pg_connect(struct pg *pg)
+{
+    const char *keys[6], *vals[6];
+    int n = 0;
+
+    keys[n] = "dbname";
+    vals[n++] = pg->conninfo; /* expanded: a conninfo string */
+    keys[n] = "replication";
+    vals[n++] = "database";
+    keys[n] = "fallback_application_name";
+    vals[n++] = "tagpurge";
+    if (pg->password != NULL) {
+        keys[n] = "password";
+        vals[n++] = pg->password;
+    }
+    keys[n] = NULL;
+    vals[n] = NULL;
+    pg->state = PG_CONNECTING;
+    pg->conn = PQconnectStartParams(keys, vals, 1);
+    if (pg->conn == NULL || PQstatus(pg->conn) == CONNECTION_BAD) {
+        pg_schedule_reconnect(pg, pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        return;
+    }
+    pg_poll_for(pg, UV_WRITABLE);
+}
+
+static void
+reconnect_cb(uv_timer_t *t)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, t->data, PG_MAGIC);
+    pg_connect(pg);
+}
+
+static void
+pg_connect_poll(struct pg *pg)
+{
+    char why[1024];
+
+    switch (PQconnectPoll(pg->conn)) {
+    case PGRES_POLLING_READING:
+        pg_poll_for(pg, UV_READABLE);
+        break;
+    case PGRES_POLLING_WRITING:
+        pg_poll_for(pg, UV_WRITABLE);
+        break;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(pg->conn, 1) != 0) {
+            pg_schedule_reconnect(pg, "could not make the connection non-blocking");
+            break;
+        }
+        pg->state = PG_SETUP;
+        pg->step = 0;
+        pg_run_step(pg);
+        break;
+    default:
+        snprintf(why, sizeof why, "could not connect: %s", PQerrorMessage(pg->conn));
+        why[strcspn(why, "\n")] = '\0';
+        pg_schedule_reconnect(pg, why);
+        break;
+    }
+}
+
+/*------------------------------------------------------------------------
+ * Set-up queries, one at a time.  Each step sends a query; its handler gets
+ * the (last) result and returns 0 to go on, 1 when it sent another query
+ * itself, -1 to give up (after logging what to fix).
+ */
+
+static char *
+lit(struct pg *pg, const char *s)
+{
+    char *e = PQescapeLiteral(pg->conn, s, strlen(s));
+
+    AN(e);
+    return (e);
+}
+
+/* Append to a growable string. */
+static void
+sb_add(char **sb, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+
+    *sb = tp_realloc(*sb, *len + n + 1);
+    memcpy(*sb + *len, s, n + 1);
+    *len += n;
+}
+
+/* "schema"."table" for SQL, from "schema.table". */
+static char *
+qualified(struct pg *pg, const char *table)
+{
+    const char *dot = strchr(table, '.');
+    char *nsp = tp_strndup(table, (size_t)(dot - table));
+    char *a = PQescapeIdentifier(pg->conn, nsp, strlen(nsp));
+    char *b = PQescapeIdentifier(pg->conn, dot + 1, strlen(dot + 1));
+    size_t n;
+    char *out;
+
+    AN(a);
+    AN(b);
+    n = strlen(a) + strlen(b) + 2;
+    out = tp_malloc(n);
+    snprintf(out, n, "%s.%s", a, b);
+    PQfreemem(a);
+    PQfreemem(b);
+    free(nsp);
+    return (out);
+}
+
+static int
+pg_send(struct pg *pg, const char *sql, pg_step_f *fn)
+{
+    pg->step_fn = fn;
+    if (PQsendQuery(pg->conn, sql) != 1 || pg_flush(pg) != 0) {
+        pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
+        return (-1);
+    }
+    return (1);
+}
+
+static int
+res_ok(struct pg *pg, PGresult *res, const char *what)
+{
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return (1);
+    log_err("source %s: %s failed: %s", pg->name, what, PQresultErrorMessage(res));
+    return (0);
+}
+
+static int
+step_wal_level(struct pg *pg, PGresult *res)
+{
+    const char *v;
+
+    if (!res_ok(pg, res, "SHOW wal_level"))
+        return (-1);
+    v = PQgetvalue(res, 0, 0);
+    if (strcmp(v, "logical") != 0) {
+        log_err("source %s: the server's wal_level is '%s': set wal_level = logical in "
+                "postgresql.conf and restart PostgreSQL",
+                pg->name, v);
+        return (-1);
+    }
+    return (0);
+}
+
+/* IN list of mapped tables as 'schema.table' literals. */
+static char *
+mapped_list(struct pg *pg)
+{
+    char *sb = NULL, *l;
+    size_t len = 0, i;
+
+    sb_add(&sb, &len, "");
+    for (i = 0; i < tagmap_count(pg->map); i++) {
+        l = lit(pg, tagmap_table(tagmap_at(pg->map, i)));
+        if (i > 0)
+            sb_add(&sb, &len, ", ");
+        sb_add(&sb, &len, l);
+        PQfreemem(l);
+    }
+    return (sb);
+}
+
+/* Columns the entry needs that the replica identity does not carry. */
+static void
+warn_identity(struct pg *pg, const char *table, const char *ident, const char *keys)
+{
+    const struct tagmap_entry *e = tagmap_lookup(pg->map, table);
+    const char *const *cols;
+    size_t i, n, klen;
+    const char *k;
+
+    if (e == NULL || strcmp(ident, "f") == 0)
+        return;
+    cols = tagmap_columns(e, &n);
+    for (i = 0; i < n; i++) {
+        int found = 0;
+        for (k = keys; *k != '\0'; k += klen + (k[klen] == ',')) {
+            klen = strcspn(k, ",");
+            if (klen == strlen(cols[i]) && strncmp(k, cols[i], klen) == 0)
+                found = 1;
+        }
+        if (!found) {
+            log_warn("source %s: table %s: tags need column %s, which UPDATE and DELETE do not "
+                     "carry with REPLICA IDENTITY %s: they purge the fallback tags instead; "
+                     "to purge exactly run: ALTER TABLE %s REPLICA IDENTITY FULL",
+                     pg->name, table, cols[i],
+                     strcmp(ident, "d") == 0   ? "DEFAULT"
+                     : strcmp(ident, "i") == 0 ? "USING INDEX"
+                                               : "NOTHING",
+                     table);
+            return;
+        }
+    }
+}
+
+static int
+step_tables_res(struct pg *pg, PGresult *res)
+{
+    size_t i;
+    int r, found;
+
+    if (!res_ok(pg, res, "reading the mapped tables"))
+        return (-1);
+    for (i = 0; i < tagmap_count(pg->map); i++) {
+        const char *t = tagmap_table(tagmap_at(pg->map, i));
+        found = 0;
+        for (r = 0; r < PQntuples(res); r++)
+            if (strcmp(PQgetvalue(res, r, 0), t) == 0) {
+                found = 1;
+                warn_identity(pg, t, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+            }
+        if (!found)
+            log_warn("source %s: mapped table %s does not exist in this database", pg->name, t);
+    }
+    return (0);
+}
+
+static int
+step_tables(struct pg *pg)
+{
+    char *list = mapped_list(pg), *sql = NULL;
+    size_t len = 0;
+    int rv;
+
+    sb_add(&sql, &len,
+           "SELECT n.nspname || '.' || c.relname, c.relreplident::text, "
+           "coalesce((SELECT string_agg(a.attname, ',') FROM pg_index i JOIN pg_attribute a "
+           "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = c.oid "
+           "AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END), '') "
+           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname IN (");
+    sb_add(&sql, &len, list[0] ? list : "NULL");
+    sb_add(&sql, &len, ")");
+    rv = pg_send(pg, sql, step_tables_res);
+    free(sql);
+    free(list);
+    return (rv);
+}
+
+/* Mapped tables that exist and are not yet in the publication. */
+static char *
+missing_pub_tables(struct pg *pg, PGresult *res, int *count)
+{
+    char *sb = NULL, *q;
+    size_t len = 0, i;
+    int r, in;
+
+    *count = 0;
+    sb_add(&sb, &len, "");
+    for (i = 0; i < tagmap_count(pg->map); i++) {
+        const char *t = tagmap_table(tagmap_at(pg->map, i));
+        in = 0;
+        for (r = 0; r < PQntuples(res); r++)
+            if (!PQgetisnull(res, r, 0) && strcmp(PQgetvalue(res, r, 0), t) == 0)
+                in = 1 + (PQgetvalue(res, r, 1)[0] == 't');
+        if (in != 1)
+            continue; /* listed already (2), or the table does not exist (0) */
+        q = qualified(pg, t);
+        if ((*count)++ > 0)
+            sb_add(&sb, &len, ", ");
+        sb_add(&sb, &len, q);
+        free(q);
+    }
+    return (sb);
+}
+
+static int step_slot(struct pg *);
+
+static int
+step_pub_done(struct pg *pg, PGresult *res)
+{
+    if (!res_ok(pg, res, "creating or altering the publication"))
+        return (-1);
+    log_info("source %s: publication %s is ready", pg->name, pg->publication);
+    return (0);
+}
+
+/*
+ * Rows: (mapped table, exists-in-publication) for every existing mapped
+ * table, plus whether the publication exists at all (column 2).
+ */
+static int
+step_pub_res(struct pg *pg, PGresult *res)
+{
+    char *missing, *sql = NULL;
+    size_t len = 0;
+    int n, exists, rv = 0;
+
+    if (!res_ok(pg, res, "reading the publication"))
+        return (-1);
+    exists = PQntuples(res) > 0 && PQgetvalue(res, 0, 2)[0] == 't';
+    missing = missing_pub_tables(pg, res, &n);
+    if (exists && n == 0) {
+        free(missing);
+        return (0);
+    }
+    sb_add(&sql, &len, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
+    sb_add(&sql, &len, pg->publication);
+    if (n > 0) {
+        sb_add(&sql, &len, exists ? " ADD TABLE " : " FOR TABLE ");
+        sb_add(&sql, &len, missing);
+    }
+    if (!pg->create) {
+        log_err("source %s: publication %s %s; run: %s;  (or set \"create\": true)", pg->name,
+                pg->publication, exists ? "lacks mapped tables" : "does not exist", sql);
+        rv = exists ? 0 : -1; /* a partial publication still streams what it has */
+    } else {
+        rv = pg_send(pg, sql, step_pub_done);
+    }
+    free(sql);
+    free(missing);
+    return (rv);
+}
+
+static int
+step_pub(struct pg *pg)
+{
+    char *list = mapped_list(pg), *pub = lit(pg, pg->publication), *sql = NULL;
+    size_t len = 0;
+    int rv;
+
+    sb_add(&sql, &len,
+           "SELECT t.name, EXISTS (SELECT 1 FROM pg_publication_tables pt "
+           "WHERE pt.pubname = ");
+    sb_add(&sql, &len, pub);
+    sb_add(&sql, &len,
+           " AND pt.schemaname || '.' || pt.tablename = t.name), "
+           "EXISTS (SELECT 1 FROM pg_publication WHERE pubname = ");
+    sb_add(&sql, &len, pub);
+    sb_add(&sql, &len,
+           ") FROM (SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
+           "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
+           "('r', 'p') AND n.nspname || '.' || c.relname IN (");
+    sb_add(&sql, &len, list[0] ? list : "NULL");
+    sb_add(&sql, &len, ") UNION ALL SELECT NULL) t");
+    rv = pg_send(pg, sql, step_pub_res);
+    PQfreemem(pub);
+    free(sql);
+    free(list);
+    return (rv);
+}
+
+static int
+step_slot_created(struct pg *pg, PGresult *res)
+{
+    if (!res_ok(pg, res, "CREATE_REPLICATION_SLOT"))
+        return (-1);
+    log_info("source %s: created replication slot %s (pgoutput)", pg->name, pg->slot);
+    return (0);
+}
+
+static int
+step_slot_res(struct pg *pg, PGresult *res)
+{
+    char sql[256];
+
+    if (!res_ok(pg, res, "reading the replication slot"))
+        return (-1);
+    if (PQntuples(res) > 0) {
+        if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0 || PQgetvalue(res, 0, 1)[0] != 't') {
+            log_err("source %s: replication slot %s exists but is not a pgoutput slot of this "
+                    "database (plugin %s): use another \"slot\" or drop it",
+                    pg->name, pg->slot, PQgetvalue(res, 0, 0));
+            return (-1);
+        }
+        return (0);
+    }
+    if (!pg->create) {
+        log_err("source %s: replication slot %s does not exist; run: SELECT "
+                "pg_create_logical_replication_slot('%s', 'pgoutput');  (or set \"create\": true)",
+                pg->name, pg->slot, pg->slot);
+        return (-1);
+    }
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+             pg->slot);
+    return (pg_send(pg, sql, step_slot_created));
+}
+
+static int
+step_slot(struct pg *pg)
+{
+    char *s = lit(pg, pg->slot), sql[512];
+
+    snprintf(sql, sizeof sql,
+             "SELECT plugin, (database = current_database())::text FROM pg_replication_slots "
+             "WHERE slot_name = %s",
+             s);
+    PQfreemem(s);
+    return (pg_send(pg, sql, step_slot_res));
+}
+
+static int
+step_start_res(struct pg *pg, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+        log_err("source %s: START_REPLICATION failed: %s", pg->name, PQresultErrorMessage(res));
+        return (-1);
+    }
+    pg->state = PG_STREAMING;
+    pg->failures = 0;
+    pg->sent_flush = 0;
+    pg->core->state(pg->core->arg, 1);
+    AZ(uv_timer_start(&pg->timer, status_cb, (uint64_t)pg->status_interval_ms,
+                      (uint64_t)pg->status_interval_ms));
+    return (1);
+}
+
+static int
+step_start(struct pg *pg)
+{
+    char sql[512];
+
+    /* 0/0: resume from the slot's confirmed_flush_lsn, never from the WAL end. */
+    snprintf(sql, sizeof sql,
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names '%s')",
+             pg->slot, pg->publication);
+    return (pg_send(pg, sql, step_start_res));
+}
+
+static int
+step_show(struct pg *pg)
+{
+    return (pg_send(pg, "SHOW wal_level", step_wal_level));
+}
+
+/* The set-up sequence; each returns 1 when a query is in flight. */
+static int (*const setup_steps[])(struct pg *) = {
+    step_show, step_tables, step_pub, step_slot, step_start,
+};
+
+static void
+pg_run_step(struct pg *pg)
+{
+    size_t nsteps = sizeof setup_steps / sizeof *setup_steps;
+
+    while (pg->state == PG_SETUP && (size_t)pg->step < nsteps) {
+        if (setup_steps[pg->step++](pg) != 0)
+            return; /* waiting for a result, or reconnecting */
+    }
+}
+
+static void
+pg_step_result(struct pg *pg)
+{
+    pg_step_f *fn = pg->step_fn;
+    PGresult *res = pg->step_res;
+    int r;
+
+    pg->step_res = NULL;
+    pg->step_fn = NULL;
+    r = fn(pg, res);
+    PQclear(res);
+    if (r < 0)
+        pg_schedule_reconnect(pg, "set-up failed");
+    else if (r == 0)
+        pg_run_step(pg);
+}
+
+static void
+pg_setup_input(struct pg *pg)
+{
+    PGresult *res;
+
+    if (PQconsumeInput(pg->conn) != 1) {
+        pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
+        return;
+    }
+    while (pg->state == PG_SETUP && !PQisBusy(pg->conn)) {
+        res = PQgetResult(pg->conn);
+        if (res == NULL) {
+            if (pg->step_res != NULL)
+                pg_step_result(pg);
+            return;
+        }
+        if (PQresultStatus(res) == PGRES_COPY_BOTH) {
+            if (pg->step_res != NULL)
+                PQclear(pg->step_res);
+            pg->step_res = res;
+            pg_step_result(pg); /* no NULL result follows COPY BOTH */
+            return;
+        }
+        if (pg->step_res != NULL)
+            PQclear(pg->step_res);
+        pg->step_res = res;
+    }
+}
+
+/*------------------------------------------------------------------------
+ * Streaming
+ */
+
+static int64_t
+pg_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PGO_EPOCH_OFFSET_US);
+}
+
+static void
+pg_send_status(struct pg *pg, int reply)
+{
+    unsigned char buf[34];
+    uint64_t write = pg->written > pg->flushed ? pg->written : pg->flushed;
+
+    buf[0] = 'r';
+    pgo_put_be64(buf + 1, write);
+    pgo_put_be64(buf + 9, pg->flushed);
+    pgo_put_be64(buf + 17, pg->flushed);
+    pgo_put_be64(buf + 25, (uint64_t)pg_now_us());
+    buf[33] = (unsigned char)reply;
+    if (PQputCopyData(pg->conn, (const char *)buf, sizeof buf) != 1 || pg_flush(pg) != 0) {
+        pg_schedule_reconnect(pg, "could not send a status update");
+        return;
+    }
+    if (pg->flushed != pg->sent_flush)
+        log_debug("source %s: confirmed %X/%X to the server", pg->name,
+                  (unsigned)(pg->flushed >> 32), (unsigned)pg->flushed);
+    pg->sent_flush = pg->flushed;
+}
+
+static struct pg_rel *
+rel_find(struct pg *pg, uint32_t relid)
+{
+    size_t i;
+
+    for (i = 0; i < pg->nrels; i++)
+        if (pg->rels[i].relid == relid)
+            return (&pg->rels[i]);
+    return (NULL);
+}
+
+static void
+rel_clear(struct pg_rel *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->ncols; i++)
+        free(r->names[i]);
+    free(r->names);
+    free(r->key);
+    free(r->table);
+    memset(r, 0, sizeof *r);
+}
+
+static int
+cb_relation(void *arg, const struct pgo_relation *rel)
+{
+    struct pg *pg = arg;
+    struct pg_rel *r = rel_find(pg, rel->relid);
+    size_t i, n;
+
+    if (r == NULL) {
+        pg->rels = tp_realloc(pg->rels, (pg->nrels + 1) * sizeof *pg->rels);
+        r = &pg->rels[pg->nrels++];
+        memset(r, 0, sizeof *r);
+    } else {
+        rel_clear(r); /* later tuples follow the latest Relation */
+    }
+    r->relid = rel->relid;
+    n = strlen(rel->nspname) + strlen(rel->relname) + 2;
+    r->table = tp_malloc(n);
+    snprintf(r->table, n, "%s.%s", rel->nspname, rel->relname);
+    r->ncols = rel->ncols;
+    r->names = tp_calloc(rel->ncols, sizeof *r->names);
+    r->key = tp_calloc(rel->ncols, sizeof *r->key);
+    for (i = 0; i < rel->ncols; i++) {
+        r->names[i] = tp_strdup(rel->cols[i].name);
+        r->key[i] = rel->cols[i].key;
+    }
+    r->entry = tagmap_lookup(pg->map, r->table);
+    if (r->entry != NULL)
+        pg->core->relation(pg->core->arg, r->table, (const char *const *)r->names, r->ncols);
+    if (pg->scratch < r->ncols) {
+        pg->scratch = r->ncols;
+        pg->oldv = tp_realloc(pg->oldv, r->ncols * sizeof *pg->oldv);
+        pg->newv = tp_realloc(pg->newv, r->ncols * sizeof *pg->newv);
+    }
+    return (0);
+}
+
+static int
+cb_begin(void *arg, uint64_t final_lsn, int64_t ts, uint32_t xid)
+{
+    struct pg *pg = arg;
+
+    (void)final_lsn;
+    (void)ts;
+    (void)xid;
+    if (pg->in_txn)
+        pg->core->abort(pg->core->arg);
+    pg->in_txn = 1;
+    pg->core->begin(pg->core->arg);
+    return (0);
+}
+
+static int
+cb_commit(void *arg, uint64_t commit_lsn, uint64_t end_lsn, int64_t ts)
+{
+    struct pg *pg = arg;
+    struct src_pos pos;
+
+    (void)commit_lsn;
+    if (!pg->in_txn)
+        return (-1);
+    memset(&pos, 0, sizeof pos);
+    pos.lsn = end_lsn;
+    if (end_lsn > pg->written)
+        pg->written = end_lsn;
+    pg->in_txn = 0;
+    pg->core->commit(pg->core->arg, &pos, ts + PGO_EPOCH_OFFSET_US);
+    return (0);
+}
+
+static void
+set_val(struct col_value *v, const struct pgo_value *pv)
+{
+    v->data = pv->data;
+    v->len = pv->len;
+    v->state = pv->kind == 'n' ? COL_NULL : pv->kind == 't' ? COL_VALUE : COL_UNKNOWN;
+}
+
+/*
+ * The old image pgoutput gives: 'O' the full old row; 'K' the replica
+ * identity columns only (the others arrive as 'n' but are unknown); none for
+ * an UPDATE that kept the key, whose key values are therefore the new ones.
+ */
+static void
+build_old(const struct pg_rel *r, char oldkind, const struct pgo_tuple *oldt,
+          const struct pgo_tuple *newt, struct col_value *oldv)
+{
+    size_t i;
+
+    for (i = 0; i < r->ncols; i++) {
+        oldv[i].state = COL_UNKNOWN;
+        if (oldkind == 'O' && i < oldt->ncols)
+            set_val(&oldv[i], &oldt->vals[i]);
+        else if (oldkind == 'K' && i < oldt->ncols && r->key[i])
+            set_val(&oldv[i], &oldt->vals[i]);
+        else if (oldkind == 0 && newt != NULL && i < newt->ncols && r->key[i])
+            set_val(&oldv[i], &newt->vals[i]);
+    }
+}
+
+/* 'u' (unchanged TOAST) in the new row equals the full old value, when we have it. */
+static void
+build_new(const struct pg_rel *r, const struct pgo_tuple *newt, char oldkind,
+          const struct col_value *oldv, struct col_value *newv)
+{
+    size_t i;
+
+    for (i = 0; i < r->ncols; i++) {
+        newv[i].state = COL_UNKNOWN;
+        if (i >= newt->ncols)
+            continue;
+        if (newt->vals[i].kind == 'u' && oldkind == 'O')
+            newv[i] = oldv[i];
+        else
+            set_val(&newv[i], &newt->vals[i]);
+    }
+}
+
+static int
+cb_change(void *arg, char op, uint32_t relid, char oldkind, const struct pgo_tuple *oldt,
+          const struct pgo_tuple *newt)
+{
+    struct pg *pg = arg;
+    struct pg_rel *r = rel_find(pg, relid);
+    struct change c;
+
+    if (r == NULL || !pg->in_txn)
+        return (-1); /* the protocol always sends Relation first */
+    memset(&c, 0, sizeof c);
+    c.op = op == 'I' ? CHG_INSERT : op == 'U' ? CHG_UPDATE : CHG_DELETE;
+    c.table = r->table;
+    c.colnames = (const char *const *)r->names;
+    c.ncols = r->ncols;
+    if (r->entry == NULL) {
+        pg->core->change(pg->core->arg, &c); /* counted, not mapped */
+        return (0);
+    }
+    if (op != 'I') {
+        build_old(r, oldkind, oldt, newt, pg->oldv);
+        c.oldv = pg->oldv;
+    }
+    if (op != 'D') {
+        build_new(r, newt, oldkind, pg->oldv, pg->newv);
+        c.newv = pg->newv;
+    }
+    pg->core->change(pg->core->arg, &c);
+    return (0);
+}
+
+static int
+cb_truncate(void *arg, const uint32_t *relids, uint32_t n)
+{
+    struct pg *pg = arg;
+    struct change c;
+    struct pg_rel *r;
+    uint32_t i;
+
+    if (!pg->in_txn)
+        return (-1);
+    for (i = 0; i < n; i++) {
+        r = rel_find(pg, relids[i]);
+        if (r == NULL)
+            return (-1);
+        memset(&c, 0, sizeof c);
+        c.op = CHG_TRUNCATE;
+        c.table = r->table;
+        c.colnames = (const char *const *)r->names;
+        c.ncols = r->ncols;
+        pg->core->change(pg->core->arg, &c);
+    }
+    return (0);
+}
+
+static const struct pgo_callbacks pg_callbacks_tpl = {
+    .begin = cb_begin,
+    .commit = cb_commit,
+    .relation = cb_relation,
+    .change = cb_change,
+    .truncate = cb_truncate,
+};
+
+static void
+pg_xlogdata(struct pg *pg, const unsigned char *buf, size_t len)
+{
+    struct pgo_callbacks cb = pg_callbacks_tpl;
+
+    cb.arg = pg;
+    if (len < 25 || pgo_decode(pg->dec, buf + 25, len - 25, &cb) != 0) {
+        /*
+         * Never silence: a message we cannot decode inside a transaction
+         * makes that transaction purge every mapped table's fallback tags.
+         */
+        log_err("source %s: undecodable pgoutput message (type 0x%02x, %zu bytes): purging "
+                "the fallback tags of every mapped table for this transaction",
+                pg->name, len > 25 ? buf[25] : 0, len);
+        if (pg->in_txn)
+            pg->core->broaden(pg->core->arg, NULL);
+    }
+}
+
+static void
+pg_keepalive(struct pg *pg, const unsigned char *buf, size_t len)
+{
+    uint64_t wal_end;
+
+    if (len < 18)
+        return;
+    wal_end = pgo_be64(buf + 1);
+    /* A quiet slot must not hold WAL forever: with nothing pending, the
+     * server's position is safe to confirm. */
+    if (!pg->in_txn && pg->core->drained(pg->core->arg) && wal_end > pg->flushed)
+        pg->flushed = wal_end;
+    if (buf[17])
+        pg_send_status(pg, 0);
+}
+
+static void
+pg_stream_input(struct pg *pg)
+{
+    char *buf;
+    int n;
+
+    if (PQconsumeInput(pg->conn) != 1) {
+        pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
+        return;
+    }
+    while (pg->state == PG_STREAMING) {
+        n = PQgetCopyData(pg->conn, &buf, 1);
+        if (n == 0)
+            return;
+        if (n < 0) {
+            PGresult *res = PQgetResult(pg->conn);
+            char why[1024];
+            snprintf(why, sizeof why, "replication stream ended: %s",
+                     res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+            why[strcspn(why, "\n")] = '\0';
+            PQclear(res);
+            pg_schedule_reconnect(pg, why);
+            return;
+        }
+        if (buf[0] == 'w')
+            pg_xlogdata(pg, (const unsigned char *)buf, (size_t)n);
+        else if (buf[0] == 'k')
+            pg_keepalive(pg, (const unsigned char *)buf, (size_t)n);
+        PQfreemem(buf);
+    }
+}
+
+static void
+poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct pg_poll *pp;
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pp, h->data, PG_POLL_MAGIC);
+    pg = pp->pg;
+    if (status < 0 && pg->state != PG_CONNECTING) {
+        pg_schedule_reconnect(pg, uv_strerror(status));
+        return;
+    }
+    if ((events & UV_WRITABLE) && pg->state != PG_CONNECTING && pg_flush(pg) != 0) {
+        pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
+        return;
+    }
+    switch (pg->state) {
+    case PG_CONNECTING:
+        pg_connect_poll(pg);
+        break;
+    case PG_SETUP:
+        if (events & UV_READABLE)
+            pg_setup_input(pg);
+        break;
+    case PG_STREAMING:
+        if (events & UV_READABLE)
+            pg_stream_input(pg);
+        break;
+    default:
+        break;
+    }
+}
+
+/*------------------------------------------------------------------------
+ * The connector interface
+ */
+
+static int
+pg_start(void *priv, uv_loop_t *loop, const struct tagmap *map, const struct conn_core *core)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    pg->loop = loop;
+    pg->map = map;
+    pg->core = core;
+    pg->dec = pgo_new();
+    if (pg_load_password(pg) != 0)
+        return (-1);
+    AZ(uv_timer_init(loop, &pg->timer));
+    pg->timer.data = pg;
+    pg->open_handles++;
+    pg_connect(pg);
+    return (0);
+}
+
+static void
+pg_confirm(void *priv, const struct src_pos *pos)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    if (pos->lsn <= pg->flushed)
+        return;
+    pg->flushed = pos->lsn;
+    if (pg->state == PG_STREAMING)
+        pg_send_status(pg, 0);
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, h->data, PG_MAGIC);
+    pg->open_handles--;
+    if (pg->open_handles == 0 && pg->stopped != NULL)
+        pg->stopped(pg->stopped_arg);
+}
+
+static void
+pg_stop(void *priv, void (*done)(void *), void *arg)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    pg->stopped = done;
+    pg->stopped_arg = arg;
+    if (pg->state == PG_STREAMING)
+        pg_send_status(pg, 0); /* the last confirmed position, nothing newer */
+    pg->state = PG_STOPPED;
+    pg_disconnect(pg);
+    if (pg->loop == NULL) { /* never started */
+        done(arg);
+        return;
+    }
+    uv_timer_stop(&pg->timer);
+    uv_close((uv_handle_t *)&pg->timer, timer_closed);
+}
+
+static void
+pg_destroy(void *priv)
+{
+    struct pg *pg;
+    size_t i;
+
+    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    for (i = 0; i < pg->nrels; i++)
+        rel_clear(&pg->rels[i]);
+    free(pg->rels);
+    free(pg->oldv);
+    free(pg->newv);
+    pgo_destroy(&pg->dec);
+    if (pg->password != NULL) {
+        memset(pg->password, 0, strlen(pg->password));
+        free(pg->password);
+    }
+    free(pg->name);
+    free(pg->conninfo);
+    free(pg->password_env);
+    free(pg->password_file);
+    free(pg->slot);
+    free(pg->publication);
+    FREE_OBJ(pg);
+}
+
+static void
+pg_format_pos(const struct src_pos *pos, char *buf, size_t len)
+{
+    snprintf(buf, len, "%X/%X", (unsigned)(pos->lsn >> 32), (unsigned)pos->lsn);
+}
+
+const struct connector_impl conn_postgres = {
+    .name = "postgres",
+    .configure = pg_configure,
+    .start = pg_start,
+    .confirm = pg_confirm,
+    .stop = pg_stop,
+    .destroy = pg_destroy,
+    .format_pos = pg_format_pos,
+};

@@ -1,0 +1,78 @@
+/*
+ * The connector interface: a source of committed row changes.
+ *
+ * A connector is a const table of function pointers registered by name in
+ * connectors/connector.c.  The core (broker/pipeline.c) drives it; adding a
+ * connector never touches the pipeline.
+ *
+ * Threading: every callback in struct conn_core is called on the loop thread.
+ * A connector whose client library blocks keeps its thread private and hands
+ * changes to the loop itself (see the MySQL connector).
+ *
+ * Positions: struct src_pos is a value type.  The connector fills it and the
+ * core hands the same bytes back in confirm(); only the connector interprets
+ * it.  The core calls confirm(pos) only when the transaction ending at pos and
+ * every earlier one has been acknowledged by every node of every sink.
+ */
+#ifndef TP_CONNECTOR_H
+#define TP_CONNECTOR_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../broker/change.h"
+
+struct cfg_ctx;
+struct tagmap;
+
+struct src_pos {
+    uint64_t lsn;   /* PostgreSQL: COMMIT end_lsn; others: connector-defined */
+    uint64_t off;   /* connector-defined (binlog offset) */
+    char name[128]; /* connector-defined (binlog file, GTID) */
+};
+
+/* What the core offers a running connector.  All calls on the loop thread. */
+struct conn_core {
+    void *arg;
+    /* A table's column list became known (or changed); mapped tables only. */
+    void (*relation)(void *arg, const char *table, const char *const *cols, size_t ncols);
+    void (*begin)(void *arg);
+    /* The change is borrowed for the duration of the call. */
+    void (*change)(void *arg, const struct change *);
+    /*
+     * The open transaction touched table (NULL: possibly any mapped table) in a
+     * way that cannot be decoded into rows: purge its fallback tags at commit.
+     */
+    void (*broaden)(void *arg, const char *table);
+    /* Commit at pos; commit_us is the commit time (µs since the Unix epoch, 0 if unknown). */
+    void (*commit)(void *arg, const struct src_pos *pos, int64_t commit_us);
+    /* An open transaction will never commit here (disconnect mid-transaction). */
+    void (*abort)(void *arg);
+    /* 1 when every committed transaction has been confirmed. */
+    int (*drained)(void *arg);
+    /* The connector is streaming (1) or not (0); for logs and readiness. */
+    void (*state)(void *arg, int streaming);
+};
+
+struct connector_impl {
+    const char *name; /* the "type" in a source's config */
+    /* Validate type-specific keys; obj is the source's JSON object.  May keep borrowed
+     * pointers into obj only after json_incref()ing it. */
+    int (*configure)(void **priv, const char *srcname, const json_t *obj, struct cfg_ctx *);
+    /* Begin streaming.  The tagmap is borrowed for the life of the connector. */
+    int (*start)(void *priv, uv_loop_t *, const struct tagmap *, const struct conn_core *);
+    /* Everything up to and including pos is delivered; persist/report it. */
+    void (*confirm)(void *priv, const struct src_pos *);
+    /* Stop reading and close handles; done(arg) runs when all handles are closed. */
+    void (*stop)(void *priv, void (*done)(void *), void *arg);
+    void (*destroy)(void *priv);
+    /* Human-readable position for logs: "0/1957B58", "binlog.000002:1234". */
+    void (*format_pos)(const struct src_pos *, char *buf, size_t len);
+};
+
+const struct connector_impl *connector_find(const char *type);
+/* "postgres, mysql" for messages. */
+const char *connector_names(void);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * The sink interface: how a purge target turns a tag list into HTTP requests.
+ *
+ * A sink type is a const table of function pointers registered by name in
+ * sinks/sink.c (xkey, ban, ...).  A configured sink (struct sink, opaque) is
+ * one "sinks" entry: its type, its nodes and the keys common to every type.
+ * Delivery (queues, retries, connections) lives in sinks/fanout.c and is the
+ * same for every type; adding a type never touches it or the pipeline.
+ *
+ * Ownership: struct reqlist owns its requests and their strings.
+ */
+#ifndef TP_SINK_H
+#define TP_SINK_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct cfg_ctx;
+
+struct http_req {
+    char *method;
+    char **headers; /* "Name: value" lines */
+    size_t nheaders;
+};
+
+struct reqlist {
+    struct http_req *v;
+    size_t n;
+};
+
+struct http_req *reqlist_add(struct reqlist *, const char *method);
+void req_add_header(struct http_req *, const char *name, const char *value);
+void reqlist_free(struct reqlist *);
+
+/* Keys every sink has; the type supplies defaults for method and header. */
+struct sink_common {
+    const char *name;
+    const char *method;
+    const char *header;
+    size_t max_header_bytes;
+    char **extra; /* extra header lines "Name: value", fixed per sink */
+    size_t nextra;
+};
+
+struct sink_impl {
+    const char *name;
+    const char *default_method;
+    const char *default_header;
+    const char *const *keys; /* type-specific keys, NULL-terminated */
+    /* Bytes the header value needs beyond the tags themselves. */
+    size_t overhead;
+    int (*configure)(void **priv, const json_t *obj, struct sink_common *, struct cfg_ctx *);
+    /* Worst-case encoded size of one tag (for config validation). */
+    size_t (*tag_cost)(const char *tag);
+    /* Append the requests that purge tags[0..n) (sorted, distinct) to out. */
+    void (*render)(const void *priv, const struct sink_common *, const char *const *tags, size_t n,
+                   struct reqlist *out);
+    void (*destroy)(void *priv);
+};
+
+struct sink;
+
+int sink_configure(struct sink **, const json_t *obj, size_t max_tag_bytes, struct cfg_ctx *);
+void sink_destroy(struct sink **);
+const char *sink_name(const struct sink *);
+size_t sink_nnodes(const struct sink *);
+const char *sink_node(const struct sink *, size_t i);
+void sink_render(const struct sink *, const char *const *tags, size_t n, struct reqlist *out);
+
+/*
+ * Split helper for impls: the end of the longest run of tags starting at
+ * start whose costs plus one separator between each fit in budget.  Always
+ * takes at least one tag.
+ */
+size_t sink_chunk_end(const char *const *tags, size_t n, size_t start, size_t budget,
+                      size_t (*cost)(const char *));
+
+#endif
