@@ -62,7 +62,7 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
 {
     json_t *m = json_object_get(root, "mapping"), *mroot;
     struct cfg_ctx *mctx = NULL;
-    char *dir, *path;
+    char *dir, *path, *base;
     size_t n;
     int rv;
 
@@ -80,13 +80,15 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
         cfg_pop(ctx);
         return (-1);
     }
+    /* dirname() may modify its argument: call it once, on a copy. */
     dir = tp_strdup(c->path);
-    n = strlen(dirname(dir)) + json_string_length(m) + 2;
+    base = dirname(dir);
+    n = strlen(base) + json_string_length(m) + 2;
     path = tp_malloc(n);
     if (json_string_value(m)[0] == '/')
         snprintf(path, n, "%s", json_string_value(m));
     else
-        snprintf(path, n, "%s/%s", dirname(dir), json_string_value(m));
+        snprintf(path, n, "%s/%s", base, json_string_value(m));
     free(dir);
     mroot = cfg_load_file(&mctx, path, err, errlen);
     free(path);
