@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""Throwaway PostgreSQL 15, test origin and Varnish + xkey nodes for tagpurge tests.
+
+Stdlib only. Works as root (initdb/pg_ctl run through `runuser -u postgres`)
+and as an unprivileged user. See /work/shared/notes/services.md for the recipes.
+
+Library
+-------
+    free_ports(n) -> [int]                 n distinct free loopback ports
+    Postgres(root, port=None)              initdb + start in <root>/pg
+        .port .host .sockdir .datadir .bindir .log
+        .psql(sql, db="postgres") -> str   stdout (trailing newline removed)
+        .stop(mode="fast")  .restart()
+    Origin(root, port=None)                tests/harness/origin.py child
+        .port .pid .log  .stop()
+    Varnish(root, backend_port, name="v0") varnishd -F with deploy/varnish/tagpurge.vcl
+        .port .admin_port .pid .workdir .secret .log
+        .get(path, headers=None) -> (status, {lower-case header: value}, body str)
+        .request(method, path, headers=None, source_ip=None) -> same triple
+        .adm(*args) -> str (varnishadm)   .sigstop()  .sigcont()  .stop()
+    start_all(root, n_varnish=2) -> Env   stop_all(env, remove_root=True)
+    load_env(dir) -> Env                   objects bound to servers started by `up`
+        Env.root Env.pg Env.origin Env.varnish[i] Env.data (raw env.json)
+
+CLI (ctest fixtures)
+--------------------
+Binaries: $VARNISHD, $VARNISHADM, $PG_CONFIG, $PSQL override the lookup (PATH, then /usr/sbin).
+    services.py up   --dir DIR [--varnish N]   start, write DIR/env.json, exit (servers keep running)
+    services.py down --dir DIR                 stop recorded PIDs, remove the temp root
+Exit codes: 0 ok, 1 failure, 2 usage, 77 a required binary/module is missing (skip).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VCL_TEMPLATE = REPO / "deploy" / "varnish" / "tagpurge.vcl"
+ORIGIN_PY = HERE / "origin.py"
+VCL_PORT_LINE = '.port = "8080";'
+
+POLL_S = 0.025          # longest sleep of any polling loop
+START_TIMEOUT_S = 30.0  # per server start
+STOP_TIMEOUT_S = 5.0    # SIGTERM grace before SIGKILL
+PORT_RETRIES = 3        # free-port races: retry with new ports
+SKIP = 77               # ctest SKIP_RETURN_CODE
+
+
+class ServiceError(RuntimeError):
+    """A server failed to start/stop; the message includes its log tail."""
+
+
+class MissingDependency(ServiceError):
+    """A required binary or VMOD is not installed (CLI exit code 77)."""
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def free_ports(n):
+    """Return n distinct free TCP ports on 127.0.0.1 (bound together, then closed)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def log_tail(path, limit=4000):
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as e:
+        return f"<no log {path}: {e.strerror}>"
+    return text[-limit:] if text else f"<empty log {path}>"
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie (zombies may never be reaped in containers)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pid_cmdline(pid):
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def wait_for(check, what, timeout=START_TIMEOUT_S, alive=None, log=None):
+    """Poll check() every POLL_S until truthy; raise with the log if alive() turns
+    false or the deadline passes. Returns check()'s value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        is_alive = alive is None or alive()
+        if value and is_alive:
+            return value
+        if not is_alive:
+            raise ServiceError(f"{what}: process died\n--- {log} ---\n{log_tail(log)}")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{what}: not ready after {timeout:.0f}s\n--- {log} ---\n{log_tail(log)}")
+        time.sleep(POLL_S)
+
+
+def terminate(pid, what, popen=None, group=False):
+    """SIGCONT, SIGTERM, wait up to STOP_TIMEOUT_S, then SIGKILL. With group=True
+    (only for sessions we created) SIGCONT and SIGKILL go to the whole process
+    group, so a frozen varnishd cache child is woken/killed too; SIGTERM goes to
+    pid alone (the varnishd manager stops its child itself)."""
+    def send(sig, to_group):
+        try:
+            if to_group:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def gone():
+        if popen is not None:
+            return popen.poll() is not None
+        return not pid_alive(pid)
+
+    if gone():
+        return
+    send(signal.SIGCONT, group)
+    send(signal.SIGTERM, False)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while not gone():
+        if time.monotonic() > deadline:
+            sys.stderr.write(f"services: {what} (pid {pid}) ignored SIGTERM, sending SIGKILL\n")
+            send(signal.SIGKILL, group)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+        time.sleep(POLL_S)
+
+
+def owns_group(pid):
+    """True if pid leads its own process group (we started it with start_new_session)."""
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def http_request(port, method, path, headers=None, source_ip=None, timeout=5.0):
+    """One HTTP/1.1 request on a fresh connection -> (status, headers, body str)."""
+    src = (source_ip, 0) if source_ip else None
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=src)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        body = resp.read().decode("utf-8", errors="replace")
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, hdrs, body
+    finally:
+        conn.close()
+
+
+def clean_env():
+    """Environment without PG* variables that could redirect psql/pg_ctl."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
+def find_binary(name, extra_dirs=("/usr/sbin", "/usr/local/sbin")):
+    """Locate a program: $<NAME> override (e.g. VARNISHD, PG_CONFIG), PATH, extra_dirs."""
+    override = os.environ.get(name.upper())
+    if override:
+        if os.access(override, os.X_OK) and Path(override).is_file():
+            return override
+        raise MissingDependency(f"${name.upper()}={override} is not an executable file")
+    path = shutil.which(name)
+    if path:
+        return path
+    for d in extra_dirs:
+        cand = Path(d) / name
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    raise MissingDependency(f"{name} not found (install it, e.g. apt-get install "
+                            f"{'varnish' if 'varnish' in name else 'postgresql'})")
+
+
+def pg_bindir():
+    pg_config = find_binary("pg_config", ("/usr/bin", "/usr/lib/postgresql/15/bin"))
+    out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+    bindir = out.stdout.strip()
+    if out.returncode != 0 or not bindir:
+        raise ServiceError(f"{pg_config} --bindir failed ({out.returncode}): {out.stderr.strip()}")
+    for tool in ("initdb", "pg_ctl", "postgres"):
+        if not os.access(Path(bindir) / tool, os.X_OK):
+            raise MissingDependency(f"{bindir}/{tool} not found (apt-get install postgresql)")
+    return bindir
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL
+
+class Postgres:
+    """A private PostgreSQL cluster in <root>/pg, listening on 127.0.0.1:port and a
+    unix socket in sockdir. Started by pg_ctl (daemonized); stop with stop()."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, root, port=None, start=True):
+        self.root = Path(root)
+        self.sockdir = str(self.root / "pg")
+        self.datadir = str(self.root / "pg" / "data")
+        self.log = str(self.root / "pg" / "server.log")
+        self.bindir = pg_bindir()
+        self.port = port
+        if start:
+            self.start()
+
+    @classmethod
+    def attach(cls, info):
+        """Bind to a running cluster described by env.json's "pg" entry."""
+        self = cls.__new__(cls)
+        self.port = int(info["port"])
+        self.sockdir = info["sockdir"]
+        self.datadir = info["datadir"]
+        self.bindir = info["bindir"]
+        self.log = info.get("log", str(Path(self.sockdir) / "server.log"))
+        self.root = Path(self.sockdir).parent
+        return self
+
+    def info(self):
+        return {"port": self.port, "host": self.host, "sockdir": self.sockdir,
+                "datadir": self.datadir, "bindir": self.bindir, "log": self.log}
+
+    # -- process control
+
+    def _as_postgres(self, argv):
+        return (["runuser", "-u", "postgres", "--"] + argv) if is_root() else argv
+
+    def _run(self, argv, what):
+        res = subprocess.run(self._as_postgres(argv), capture_output=True, text=True,
+                             env=clean_env(), stdin=subprocess.DEVNULL)
+        if res.returncode != 0:
+            raise ServiceError(f"{what} failed ({res.returncode}): {res.stderr.strip()}\n"
+                               f"--- {self.log} ---\n{log_tail(self.log)}")
+        return res.stdout
+
+    def start(self):
+        if not Path(self.datadir).exists():
+            self._initdb()
+        for attempt in range(PORT_RETRIES):
+            if self.port is None or attempt > 0:
+                self.port = free_ports(1)[0]
+            self._write_conf()
+            try:
+                self._start_once()
+                return
+            except ServiceError as e:
+                if "already in use" not in str(e) or attempt == PORT_RETRIES - 1:
+                    raise
+
+    def _initdb(self):
+        pgdir = Path(self.sockdir)
+        pgdir.mkdir(parents=True, exist_ok=True)
+        if is_root():
+            shutil.chown(pgdir, "postgres", "postgres")
+        self._run([f"{self.bindir}/initdb", "-D", self.datadir, "-U", "postgres",
+                   "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], "initdb")
+
+    def _write_conf(self):
+        conf = Path(self.datadir) / "postgresql.auto.conf"
+        # postgresql.auto.conf is read last and owned by the cluster owner; rewrite it whole.
+        conf.write_text(
+            "# written by tests/harness/services.py\n"
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {self.port}\n"
+            f"unix_socket_directories = '{self.sockdir}'\n"
+            "wal_level = logical\n"
+            "max_replication_slots = 20\n"
+            "max_wal_senders = 20\n"
+            "fsync = off\n"
+            "synchronous_commit = off\n"
+            "full_page_writes = off\n"
+            "shared_buffers = 32MB\n"
+            "max_connections = 100\n")
+        if is_root():
+            shutil.chown(conf, "postgres", "postgres")
+
+    def _pidfile(self):
+        try:
+            return Path(self.datadir, "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return None
+
+    def pid(self):
+        lines = self._pidfile()
+        return int(lines[0]) if lines else None
+
+    def _ready(self):
+        lines = self._pidfile()
+        # line 8 is the postmaster status: "starting", "ready", "stopping", ...
+        return bool(lines and len(lines) >= 8 and lines[7].strip() == "ready")
+
+    def _start_once(self):
+        log_start = Path(self.log).stat().st_size if Path(self.log).exists() else 0
+        self._run([f"{self.bindir}/pg_ctl", "-D", self.datadir, "-l", self.log, "-W", "start"],
+                  "pg_ctl start")
+
+        def alive():
+            if self._ready():
+                return True
+            pid = self.pid()
+            if pid is not None:
+                return pid_alive(pid)
+            # no pid file yet (pg_ctl forks first) or already removed after a failure
+            tail = Path(self.log).read_text(errors="replace")[log_start:] if Path(self.log).exists() else ""
+            return "FATAL" not in tail
+
+        try:
+            wait_for(self._ready, f"postgres on port {self.port}", alive=alive, log=self.log)
+        except ServiceError as e:
+            if "Address already in use" in str(e):
+                raise ServiceError(f"port {self.port} already in use") from e
+            raise
+
+    def stop(self, mode="fast"):
+        """pg_ctl stop -m <mode>, then wait until the postmaster is gone."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return
+        self._run([f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", mode, "-W", "stop"],
+                  "pg_ctl stop")
+        wait_for(lambda: not pid_alive(pid), f"postgres pid {pid} stop", log=self.log)
+
+    def restart(self):
+        self.stop("fast")
+        self._start_once()
+
+    # -- client
+
+    def psql(self, sql, db="postgres"):
+        """Run SQL through psql -X -q -A -t -v ON_ERROR_STOP=1; return stdout
+        without its trailing newline. Raises ServiceError with stderr on failure."""
+        argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                "-h", self.sockdir, "-p", str(self.port), "-U", "postgres", "-d", db]
+        psql = Path(self.bindir) / "psql"
+        if psql.exists():
+            argv[0] = str(psql)
+        res = subprocess.run(argv, input=sql, capture_output=True, text=True, env=clean_env())
+        if res.returncode != 0:
+            raise ServiceError(f"psql -d {db} failed ({res.returncode}): {res.stderr.strip()}\n"
+                               f"SQL: {sql}")
+        return res.stdout.rstrip("\n")
+
+
+# --------------------------------------------------------------------------
+# children started in their own session (survive the `up` process)
+
+class _Child:
+    """Common handling of a server we spawn: own session, log file, stop by PID."""
+
+    name = "child"
+    popen = None
+    pid = None
+    log = None
+
+    def _spawn(self, argv, log):
+        self.log = str(log)
+        with open(self.log, "ab") as out:
+            self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True,
+                                          close_fds=True)
+        self.pid = self.popen.pid
+
+    def alive(self):
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return pid_alive(self.pid)
+
+    def stop(self):
+        if self.pid is None:
+            return
+        terminate(self.pid, self.name, popen=self.popen, group=owns_group(self.pid))
+
+    def sigstop(self):
+        """Freeze the whole process group (varnishd manager + cache child)."""
+        self._signal(signal.SIGSTOP)
+
+    def sigcont(self):
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig):
+        if owns_group(self.pid):
+            os.killpg(self.pid, sig)
+        else:
+            os.kill(self.pid, sig)
+
+
+class Origin(_Child):
+    """tests/harness/origin.py on 127.0.0.1:port, started as a child in a new session."""
+
+    name = "origin"
+
+    def __init__(self, root, port=None, start=True):
+        self.root = Path(root)
+        self.port = port
+        if start:
+            self.start()
+
+    @classmethod
+    def attach(cls, info):
+        self = cls.__new__(cls)
+        self.port, self.pid = int(info["port"]), int(info["pid"])
+        self.log = info.get("log")
+        return self
+
+    def info(self):
+        return {"port": self.port, "pid": self.pid, "log": self.log}
+
+    def start(self):
+        for attempt in range(PORT_RETRIES):
+            if self.port is None or attempt > 0:
+                self.port = free_ports(1)[0]
+            self._spawn([sys.executable, str(ORIGIN_PY), str(self.port)],
+                        self.root / "origin.log")
+            try:
+                wait_for(self._answers, f"origin on port {self.port}", alive=self.alive, log=self.log)
+                return
+            except ServiceError as e:
+                self.stop()
+                if "Address already in use" not in str(e) or attempt == PORT_RETRIES - 1:
+                    raise
+
+    def _answers(self):
+        # "ready" is printed only after a successful bind, so an unrelated server
+        # on a raced port cannot be mistaken for the origin.
+        if "ready" not in log_tail(self.log, 200):
+            return False
+        try:
+            http_request(self.port, "GET", "/__ready", timeout=1.0)
+            return True
+        except OSError:
+            return False
+
+
+class Varnish(_Child):
+    """varnishd -F (foreground, child in a new session) with tagpurge.vcl pointing at
+    the origin; workdir/log/secret/vcl in <root>/<name>/."""
+
+    name = "varnishd"
+
+    def __init__(self, root, backend_port, name="v0", port=None, admin_port=None, start=True):
+        self.dir = Path(root) / name
+        self.name = f"varnishd {name}"
+        self.backend_port = backend_port
+        self.port, self.admin_port = port, admin_port
+        self.workdir = str(self.dir / "work")
+        self.secret = str(self.dir / "secret")
+        self.vcl = str(self.dir / "tagpurge.vcl")
+        self.varnishd = find_binary("varnishd")
+        if start:
+            self.start()
+
+    @classmethod
+    def attach(cls, info):
+        self = cls.__new__(cls)
+        self.port, self.admin_port, self.pid = int(info["port"]), int(info["admin_port"]), int(info["pid"])
+        self.workdir, self.secret = info["workdir"], info["secret"]
+        self.log, self.vcl = info.get("log"), info.get("vcl")
+        self.name = f"varnishd {info.get('name', '')}".strip()
+        return self
+
+    def info(self):
+        return {"port": self.port, "admin_port": self.admin_port, "pid": self.pid,
+                "workdir": self.workdir, "secret": self.secret, "log": self.log,
+                "vcl": self.vcl, "name": self.dir.name}
+
+    # -- start
+
+    def start(self):
+        self.launch()
+        self.wait_ready()
+
+    def launch(self):
+        """Spawn varnishd without waiting (VCL compilation overlaps other work)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.port is None or self.admin_port is None:
+            self.port, self.admin_port = free_ports(2)
+        self._write_vcl()
+        Path(self.secret).write_text(os.urandom(16).hex() + "\n")
+        os.chmod(self.secret, 0o600)
+        self._spawn([self.varnishd, "-F", "-j", "none", "-n", self.workdir,
+                     "-a", f"127.0.0.1:{self.port}", "-T", f"127.0.0.1:{self.admin_port}",
+                     "-S", self.secret, "-f", self.vcl, "-s", "malloc,32m",
+                     "-p", "default_grace=10"], self.dir / "varnishd.log")
+
+    def wait_ready(self):
+        """Poll until an HTTP request is answered; relaunch on a port clash."""
+        for attempt in range(PORT_RETRIES):
+            try:
+                wait_for(self._answers, f"{self.name} on port {self.port}",
+                         alive=self.alive, log=self.log)
+                return
+            except ServiceError as e:
+                self.stop()
+                msg = str(e)
+                if "VMOD" in msg and ("xkey" in msg or "std" in msg):
+                    raise MissingDependency(f"vmod xkey not usable (apt-get install varnish-modules)\n{msg}") from e
+                if "already in use" not in msg or attempt == PORT_RETRIES - 1:
+                    raise
+                self.port = self.admin_port = None
+                self.launch()
+
+    def _write_vcl(self):
+        text = VCL_TEMPLATE.read_text()
+        if text.count(VCL_PORT_LINE) != 1:
+            raise ServiceError(f"{VCL_TEMPLATE}: expected exactly one line {VCL_PORT_LINE!r}")
+        Path(self.vcl).write_text(text.replace(VCL_PORT_LINE, f'.port = "{self.backend_port}";'))
+
+    def _answers(self):
+        # A bodyless PURGEKEYS is answered by VCL alone (400), no backend involved.
+        # X-Varnish proves it is varnishd answering, not some other server that
+        # grabbed the port.
+        try:
+            _, hdrs, _ = http_request(self.port, "PURGEKEYS", "/", timeout=1.0)
+            return "x-varnish" in hdrs
+        except OSError:
+            return False
+
+    # -- client
+
+    def request(self, method, path, headers=None, source_ip=None, timeout=5.0):
+        return http_request(self.port, method, path, headers, source_ip, timeout)
+
+    def get(self, path, headers=None):
+        """GET through this node -> (status, headers with lower-case keys, body str)."""
+        return self.request("GET", path, headers)
+
+    def adm(self, *args):
+        """varnishadm against this node; returns stdout, raises on failure."""
+        argv = [find_binary("varnishadm", ("/usr/bin",)), "-T", f"127.0.0.1:{self.admin_port}",
+                "-S", self.secret] + list(args)
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        if res.returncode != 0:
+            raise ServiceError(f"varnishadm {' '.join(args)}: {res.stdout}{res.stderr}".strip())
+        return res.stdout
+
+
+# --------------------------------------------------------------------------
+# a whole environment
+
+class Env:
+    """root, pg, origin, varnish[] and the raw env.json dict (data)."""
+
+    def __init__(self, root, pg=None, origin=None, varnish=None, data=None):
+        self.root, self.pg, self.origin = str(root), pg, origin
+        self.varnish = varnish or []
+        self.data = data
+
+    def to_json(self):
+        return {"root": self.root, "pg": self.pg.info(), "origin": self.origin.info(),
+                "varnish": [v.info() for v in self.varnish]}
+
+
+def make_root():
+    """Short temp root under /tmp (unix socket paths stay far below 108 bytes)."""
+    root = tempfile.mkdtemp(prefix="tp.", dir="/tmp")
+    os.chmod(root, 0o755)  # postgres (via runuser) must traverse it
+    return root
+
+
+def check_dependencies(n_varnish):
+    pg_bindir()
+    find_binary("psql", ("/usr/bin",))
+    if n_varnish > 0:
+        find_binary("varnishd")
+
+
+def start_all(root, n_varnish=2):
+    """Start origin, n Varnish nodes and PostgreSQL in root; stops what was started
+    and re-raises on failure."""
+    env = Env(root)
+    try:
+        env.origin = Origin(root)
+        for i in range(n_varnish):
+            env.varnish.append(Varnish(root, env.origin.port, name=f"v{i}", start=False))
+        ports = free_ports(2 * n_varnish)
+        for i, v in enumerate(env.varnish):
+            v.port, v.admin_port = ports[2 * i], ports[2 * i + 1]
+            v.launch()          # compile VCL while initdb runs
+        env.pg = Postgres(root)
+        for v in env.varnish:
+            v.wait_ready()
+        return env
+    except BaseException:
+        stop_all(env, remove_root=False)
+        raise
+
+
+def stop_all(env, remove_root=True):
+    """Stop everything recorded in env (best effort, all of it), then remove root."""
+    errors = []
+    for obj in list(env.varnish) + [env.origin]:
+        if obj is None or obj.pid is None:
+            continue
+        try:
+            if obj.popen is None and not _is_ours(obj):
+                continue
+            obj.stop()
+        except Exception as e:  # keep going: stop the rest
+            errors.append(f"{obj.name}: {e}")
+    if env.pg is not None:
+        try:
+            env.pg.stop("immediate")
+        except Exception as e:
+            errors.append(f"postgres: {e}")
+    if remove_root and env.root and Path(env.root).is_dir():
+        shutil.rmtree(env.root, ignore_errors=True)
+    if errors:
+        raise ServiceError("; ".join(errors))
+
+
+def _is_ours(obj):
+    """Guard against PID reuse: the recorded PID must still run the expected program."""
+    cmd = pid_cmdline(obj.pid)
+    expected = "varnishd" if isinstance(obj, Varnish) else "origin.py"
+    if not cmd:
+        return False
+    if expected not in cmd:
+        sys.stderr.write(f"services: pid {obj.pid} is now {cmd!r}, not {expected}; not touching it\n")
+        return False
+    return True
+
+
+def env_path(d):
+    return Path(d) / "env.json"
+
+
+def load_env(d):
+    """Objects bound to the servers recorded in <d>/env.json by `services.py up`."""
+    data = json.loads(env_path(d).read_text())
+    return Env(data["root"],
+               pg=Postgres.attach(data["pg"]),
+               origin=Origin.attach(data["origin"]),
+               varnish=[Varnish.attach(v) for v in data["varnish"]],
+               data=data)
+
+
+# --------------------------------------------------------------------------
+# CLI
+
+def cmd_up(args):
+    d = Path(args.dir)
+    d.mkdir(parents=True, exist_ok=True)
+    if env_path(d).exists():
+        sys.stderr.write(f"services: stale {env_path(d)} found, tearing it down first\n")
+        cmd_down(args)
+    check_dependencies(args.varnish)
+    t0 = time.monotonic()
+    root = make_root()
+    try:
+        env = start_all(root, args.varnish)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    tmp = env_path(d).with_suffix(".tmp")
+    tmp.write_text(json.dumps(env.to_json(), indent=2) + "\n")
+    tmp.replace(env_path(d))
+    vports = ",".join(str(v.port) for v in env.varnish) or "-"
+    print(f"services up in {time.monotonic() - t0:.2f}s: root={root} pg={env.pg.port} "
+          f"origin={env.origin.port} varnish={vports} env={env_path(d)}")
+    return 0
+
+
+def cmd_down(args):
+    p = env_path(args.dir)
+    if not p.exists():
+        print(f"services down: no {p}, nothing to stop")
+        return 0
+    t0 = time.monotonic()
+    env = load_env(args.dir)
+    stop_all(env, remove_root=True)
+    p.unlink()
+    print(f"services down in {time.monotonic() - t0:.2f}s: removed {env.root}")
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="throwaway PostgreSQL + origin + Varnish for tagpurge tests")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start servers, write DIR/env.json, exit leaving them running")
+    up.add_argument("--dir", required=True)
+    up.add_argument("--varnish", type=int, default=2, metavar="N", help="Varnish nodes (default 2)")
+    down = sub.add_parser("down", help="stop the servers recorded in DIR/env.json")
+    down.add_argument("--dir", required=True)
+    args = ap.parse_args(argv)
+    try:
+        return cmd_up(args) if args.cmd == "up" else cmd_down(args)
+    except MissingDependency as e:
+        sys.stderr.write(f"services {args.cmd}: SKIP: {e}\n")
+        return SKIP
+    except (ServiceError, OSError, subprocess.SubprocessError) as e:
+        sys.stderr.write(f"services {args.cmd}: FAILED: {e}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

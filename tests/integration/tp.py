@@ -1,0 +1,242 @@
+"""Shared steps of the integration tests: a database per test on the shared
+PostgreSQL, a tagpurge process, and cache assertions through real Varnish.
+
+Pages: GET /t/<tag>?c=<case> on a node; the origin tags the object with <tag>
+and counts fetches per URL.  A purge is proven by a MISS with a higher count;
+"still cached" by a HIT with the same count.  "Nothing was purged" is proven
+by a later marker transaction: batches are delivered in commit order, so once
+the marker's commit is confirmed, any purge of the earlier one would have been
+delivered too.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "harness"))
+import services  # noqa: E402
+
+SKIP = 77
+
+MAPPING = {
+    "public.products": {"tags": ["product-{id}", "category-{category_id}", "product-list"],
+                        "ignore_columns": ["view_count"]},
+    "public.names": {"tags": ["name-{name}"], "fallback_tags": ["names"]},
+    "public.markers": {"tags": ["marker-{id}"]},
+}
+
+SCHEMA = """
+CREATE TABLE products(id int PRIMARY KEY, category_id int, name text, view_count int DEFAULT 0);
+ALTER TABLE products REPLICA IDENTITY FULL;
+CREATE TABLE names(id int PRIMARY KEY, name text);
+ALTER TABLE names REPLICA IDENTITY FULL;
+CREATE TABLE markers(id int PRIMARY KEY);
+"""
+
+
+def lsn(text):
+    hi, lo = text.strip().split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def fmt_lsn(v):
+    return f"{v >> 32:X}/{v & 0xffffffff:X}"
+
+
+class Fail(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def wait(pred, what, timeout=15.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+class Case:
+    def __init__(self, name):
+        envdir = os.environ.get("TAGPURGE_TESTENV")
+        self.bin = os.environ.get("TAGPURGE_BIN")
+        if not envdir or not self.bin or not Path(envdir, "env.json").exists():
+            print("no test environment (run through ctest)")
+            sys.exit(SKIP)
+        self.env = services.load_env(envdir)
+        self.pg = self.env.pg
+        self.nodes = self.env.varnish
+        self.name = name
+        self.db = f"t_{name}"
+        self.slot = f"s_{name}"
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"tp-{name}-"))
+        self.proc = None
+        self.log = self.tmp / "tagpurge.log"
+        self.marker_id = 0
+        self._fresh_db()
+
+    # -- database -----------------------------------------------------------
+    def _fresh_db(self):
+        self.pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     f"WHERE slot_name = '{self.slot}'")
+        self.pg.psql(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
+        self.pg.psql(f"CREATE DATABASE {self.db}")
+        # Keepalives every ~1 s: quiet slots advance quickly and keepalive
+        # replies are exercised.
+        self.pg.psql("ALTER SYSTEM SET wal_sender_timeout = '2s'")
+        self.pg.psql("SELECT pg_reload_conf()")
+        self.sql(SCHEMA)
+
+    def sql(self, q):
+        return self.pg.psql(q, db=self.db)
+
+    def commit(self, q):
+        """Run q as one transaction; return the WAL insert position after its commit."""
+        t0 = time.monotonic()
+        out = self.sql(f"BEGIN; {q}; COMMIT; SELECT pg_current_wal_insert_lsn();")
+        self.last_commit_t = t0
+        return lsn(out.splitlines()[-1])
+
+    def confirmed(self):
+        out = self.pg.psql(f"SELECT confirmed_flush_lsn FROM pg_replication_slots "
+                           f"WHERE slot_name = '{self.slot}'")
+        return lsn(out) if out else 0
+
+    def wait_confirmed(self, target, timeout=15.0):
+        wait(lambda: self.confirmed() >= target, f"slot {self.slot} to confirm {fmt_lsn(target)} "
+             f"(at {fmt_lsn(self.confirmed())})", timeout)
+
+    def marker(self):
+        """A transaction whose only purge is marker-N; wait until it is confirmed."""
+        self.marker_id += 1
+        self.wait_confirmed(self.commit(f"INSERT INTO markers VALUES ({self.marker_id})"))
+
+    # -- tagpurge -----------------------------------------------------------
+    def config(self, sinks, delivery=None, mapping=None):
+        cfg = {
+            "state_dir": str(self.tmp / "state"),
+            "mapping": mapping or MAPPING,
+            "sources": [{"name": "shop", "type": "postgres",
+                         "conninfo": f"host=127.0.0.1 port={self.pg.port} dbname={self.db} "
+                                     f"user=postgres",
+                         "slot": self.slot, "publication": self.slot, "create": True}],
+            "sinks": sinks,
+            "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,
+                                     "retry_max_ms": 500, "timeout_ms": 500},
+        }
+        self.cfg_path = self.tmp / "config.json"
+        self.cfg_path.write_text(json.dumps(cfg, indent=2))
+        return self.cfg_path
+
+    def node_url(self, i):
+        return f"http://127.0.0.1:{self.nodes[i].port}"
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen([self.bin, "run", "-c", str(self.cfg_path), "-v"],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        wait(lambda: self._slot_active(), "tagpurge to stream from its slot", 20)
+
+    def _slot_active(self):
+        check(self.proc.poll() is None, f"tagpurge exited {self.proc.returncode}:\n"
+              f"{self.log.read_text()[-3000:]}")
+        return self.pg.psql(f"SELECT active FROM pg_replication_slots "
+                            f"WHERE slot_name = '{self.slot}'") == "t"
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=10)
+        # The server notices the dead client; the slot must be free to restart.
+        wait(lambda: self.pg.psql(f"SELECT active FROM pg_replication_slots "
+                                  f"WHERE slot_name = '{self.slot}'") != "t", "slot release")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        check(self.proc is None or self.proc.returncode in (0, -9),
+              f"tagpurge exited {self.proc.returncode if self.proc else None}")
+
+    def finish(self):
+        """Stop everything; print the log on failure paths via run()."""
+        for v in self.nodes:
+            try:
+                v.sigcont()
+            except Exception:
+                pass
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            self.pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         f"WHERE slot_name = '{self.slot}' AND NOT active")
+        except Exception:
+            pass
+
+    # -- cache --------------------------------------------------------------
+    def url(self, tag):
+        return f"/t/{urllib.parse.quote(tag, safe='')}?c={self.name}"
+
+    def page(self, node, tag):
+        status, hdrs, _ = self.nodes[node].get(self.url(tag))
+        check(status == 200, f"GET {tag} on node {node}: HTTP {status}")
+        return hdrs.get("x-cache"), int(hdrs["x-backend-count"])
+
+    def warm(self, node, tag):
+        """Cache the page; return its fetch count."""
+        self.page(node, tag)
+        cache, count = self.page(node, tag)
+        check(cache == "HIT", f"{tag} on node {node} did not cache")
+        return count
+
+    def warm_all(self, tags, nodes=None):
+        return {(n, t): self.warm(n, t) for n in (nodes or range(len(self.nodes))) for t in tags}
+
+    def assert_purged(self, node, tag, before):
+        cache, count = self.page(node, tag)
+        check(cache == "MISS" and count > before,
+              f"{tag} on node {node}: expected a refetch, got {cache} count {count} (was {before})")
+
+    def assert_cached(self, node, tag, before):
+        cache, count = self.page(node, tag)
+        check(cache == "HIT" and count == before,
+              f"{tag} on node {node}: expected still cached, got {cache} count {count} "
+              f"(was {before})")
+
+    def latencies(self):
+        """'ms after commit' figures tagpurge logged for delivered batches."""
+        out = []
+        for line in self.log.read_text().splitlines():
+            if "ms after commit" in line:
+                out.append(float(line.rsplit(",", 1)[1].split()[0]))
+        return out
+
+
+def run(name, body):
+    """Run body(case); print tagpurge's log when it fails; exit status for ctest."""
+    case = Case(name)
+    try:
+        body(case)
+    except BaseException as e:
+        print(f"FAIL {name}: {e}")
+        if case.log.exists():
+            print("---- tagpurge log ----")
+            print(case.log.read_text()[-8000:])
+        case.finish()
+        return 1
+    case.finish()
+    print(f"PASS {name}")
+    return 0
