@@ -115,11 +115,11 @@ batch_done(void *arg)
 
     CAST_OBJ_NOTNULL(b, arg, BATCH_MAGIC);
     p = b->p;
-    if (b->first_commit_us > 0)
-        log_info("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
-                 "%.1f ms after commit",
-                 tagset_count(b->tags), b->nentries, (double)(now_ns() - b->first_commit_ns) / 1e6,
-                 (double)(wall_us() - b->first_commit_us) / 1e3);
+    if (b->first_commit_us > 0 && log_get_level() >= LOG_LVL_DEBUG)
+        log_debug("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
+                  "%.1f ms after commit",
+                  tagset_count(b->tags), b->nentries, (double)(now_ns() - b->first_commit_ns) / 1e6,
+                  (double)(wall_us() - b->first_commit_us) / 1e3);
     for (i = 0; i < b->nentries; i++)
         b->entries[i]->done = 1;
     tagset_destroy(&b->tags);

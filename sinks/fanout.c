@@ -199,10 +199,8 @@ node_send(struct node *n)
     }
     n->state = NODE_SENDING;
     if (http_xfer_start(n->xfer, n->url, &n->reqs.v[n->cur], n->f->cfg.timeout_ms, xfer_done, n) !=
-        0) {
-        n->state = NODE_SENDING; /* node_failed() expects a send in progress */
+        0)
         node_failed(n, "could not start the request");
-    }
 }
 
 static void
