@@ -35,7 +35,8 @@ def body(c):
             c.assert_cached(n, t, before[n, t])
     lat = c.latencies()
     print(f"commit -> slot confirmed seen by the test: {seen_ms:.1f} ms; "
-          f"commit -> all nodes acked (tagpurge log): {', '.join(f'{x:.1f}' for x in lat)} ms")
+          f"tagpurge log, per batch (receipt -> all nodes acked / commit -> all nodes acked): "
+          f"{', '.join(f'{r:.1f}/{c:.1f}' for r, c in lat)} ms")
     c.stop()
 
 
