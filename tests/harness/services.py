@@ -24,10 +24,12 @@ Library
 
 CLI (ctest fixtures)
 --------------------
-Binaries: $VARNISHD, $VARNISHADM, $PG_CONFIG, $PSQL override the lookup (PATH, then /usr/sbin).
     services.py up   --dir DIR [--varnish N]   start, write DIR/env.json, exit (servers keep running)
     services.py down --dir DIR                 stop recorded PIDs, remove the temp root
 Exit codes: 0 ok, 1 failure, 2 usage, 77 a required binary/module is missing (skip).
+
+Binaries: $VARNISHD, $VARNISHADM, $PG_CONFIG, $PSQL override the lookup
+(otherwise PATH, then /usr/sbin; initdb/pg_ctl/postgres/psql from `pg_config --bindir`).
 """
 
 import argparse
@@ -132,34 +134,45 @@ def wait_for(check, what, timeout=START_TIMEOUT_S, alive=None, log=None):
         time.sleep(POLL_S)
 
 
-def terminate(pid, what, popen=None, group=False):
-    """SIGCONT, SIGTERM, wait up to STOP_TIMEOUT_S, then SIGKILL. With group=True
-    (only for sessions we created) SIGCONT and SIGKILL go to the whole process
-    group, so a frozen varnishd cache child is woken/killed too; SIGTERM goes to
-    pid alone (the varnishd manager stops its child itself)."""
-    def send(sig, to_group):
+class Proc:
+    """A process to stop: pid, a name for messages, our Popen if it is our child,
+    group=True if it leads a process group we created (start_new_session)."""
+
+    def __init__(self, pid, what, popen=None, group=False):
+        self.pid, self.what, self.popen, self.group = pid, what, popen, group
+
+    def gone(self):
+        if self.popen is not None:
+            return self.popen.poll() is not None
+        return not pid_alive(self.pid)
+
+    def send(self, sig, to_group=False):
         try:
-            if to_group:
-                os.killpg(pid, sig)
+            if to_group and self.group:
+                os.killpg(self.pid, sig)
             else:
-                os.kill(pid, sig)
+                os.kill(self.pid, sig)
         except ProcessLookupError:
             pass
 
-    def gone():
-        if popen is not None:
-            return popen.poll() is not None
-        return not pid_alive(pid)
 
-    if gone():
-        return
-    send(signal.SIGCONT, group)
-    send(signal.SIGTERM, False)
+def terminate(procs):
+    """Stop several processes in parallel: SIGCONT (whole group, in case a test
+    froze it), SIGTERM (the pid alone: the varnishd manager stops its cache child
+    itself), poll until gone, SIGKILL the group after STOP_TIMEOUT_S."""
+    live = [p for p in procs if not p.gone()]
+    for p in live:
+        p.send(signal.SIGCONT, to_group=True)
+        p.send(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while not gone():
+    while True:
+        live = [p for p in live if not p.gone()]
+        if not live:
+            return
         if time.monotonic() > deadline:
-            sys.stderr.write(f"services: {what} (pid {pid}) ignored SIGTERM, sending SIGKILL\n")
-            send(signal.SIGKILL, group)
+            for p in live:
+                sys.stderr.write(f"services: {p.what} (pid {p.pid}) ignored SIGTERM, sending SIGKILL\n")
+                p.send(signal.SIGKILL, to_group=True)
             deadline = time.monotonic() + STOP_TIMEOUT_S
         time.sleep(POLL_S)
 
@@ -219,6 +232,13 @@ def pg_bindir():
         if not os.access(Path(bindir) / tool, os.X_OK):
             raise MissingDependency(f"{bindir}/{tool} not found (apt-get install postgresql)")
     return bindir
+
+
+def psql_binary(bindir):
+    """$PSQL, else <bindir>/psql (no pg_wrapper detour), else psql on PATH."""
+    if os.environ.get("PSQL") or not os.access(Path(bindir) / "psql", os.X_OK):
+        return find_binary("psql", ("/usr/bin",))
+    return str(Path(bindir) / "psql")
 
 
 # --------------------------------------------------------------------------
@@ -287,6 +307,10 @@ class Postgres:
         pgdir = Path(self.sockdir)
         pgdir.mkdir(parents=True, exist_ok=True)
         if is_root():
+            # runuser'd initdb/postgres must traverse root (mkdtemp makes it 0700)
+            mode = self.root.stat().st_mode
+            if not mode & 0o001:
+                os.chmod(self.root, (mode & 0o7777) | 0o011)
             shutil.chown(pgdir, "postgres", "postgres")
         self._run([f"{self.bindir}/initdb", "-D", self.datadir, "-U", "postgres",
                    "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], "initdb")
@@ -303,7 +327,10 @@ class Postgres:
             "max_replication_slots = 20\n"
             "max_wal_senders = 20\n"
             "fsync = off\n"
-            "synchronous_commit = off\n"
+            # on, not off: walsenders only send flushed WAL, so with off every
+            # change reached logical decoding up to wal_writer_delay (200 ms)
+            # late. With fsync = off the commit flush costs nothing anyway.
+            "synchronous_commit = on\n"
             "full_page_writes = off\n"
             "shared_buffers = 32MB\n"
             "max_connections = 100\n")
@@ -349,12 +376,21 @@ class Postgres:
 
     def stop(self, mode="fast"):
         """pg_ctl stop -m <mode>, then wait until the postmaster is gone."""
+        self.wait_stopped(self.request_stop(mode))
+
+    def request_stop(self, mode="fast"):
+        """pg_ctl stop -m <mode> without waiting; returns the postmaster pid or None."""
         pid = self.pid()
         if pid is None or not pid_alive(pid):
-            return
+            return None
         self._run([f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", mode, "-W", "stop"],
                   "pg_ctl stop")
-        wait_for(lambda: not pid_alive(pid), f"postgres pid {pid} stop", log=self.log)
+        return pid
+
+    def wait_stopped(self, pid):
+        if pid is not None:
+            wait_for(lambda: not pid_alive(pid), f"postgres pid {pid} stop",
+                     timeout=60, log=self.log)
 
     def restart(self):
         self.stop("fast")
@@ -365,12 +401,10 @@ class Postgres:
     def psql(self, sql, db="postgres"):
         """Run SQL through psql -X -q -A -t -v ON_ERROR_STOP=1; return stdout
         without its trailing newline. Raises ServiceError with stderr on failure."""
-        argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+        argv = [psql_binary(self.bindir), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                 "-h", self.sockdir, "-p", str(self.port), "-U", "postgres", "-d", db]
-        psql = Path(self.bindir) / "psql"
-        if psql.exists():
-            argv[0] = str(psql)
-        res = subprocess.run(argv, input=sql, capture_output=True, text=True, env=clean_env())
+        res = subprocess.run(argv, input=sql, capture_output=True, text=True,
+                             env=clean_env(), timeout=120)
         if res.returncode != 0:
             raise ServiceError(f"psql -d {db} failed ({res.returncode}): {res.stderr.strip()}\n"
                                f"SQL: {sql}")
@@ -401,10 +435,12 @@ class _Child:
             return self.popen.poll() is None
         return pid_alive(self.pid)
 
+    def proc(self):
+        return Proc(self.pid, self.name, popen=self.popen, group=owns_group(self.pid))
+
     def stop(self):
-        if self.pid is None:
-            return
-        terminate(self.pid, self.name, popen=self.popen, group=owns_group(self.pid))
+        if self.pid is not None:
+            terminate([self.proc()])
 
     def sigstop(self):
         """Freeze the whole process group (varnishd manager + cache child)."""
@@ -458,10 +494,10 @@ class Origin(_Child):
     def _answers(self):
         # "ready" is printed only after a successful bind, so an unrelated server
         # on a raced port cannot be mistaken for the origin.
-        if "ready" not in log_tail(self.log, 200):
+        if "ready" not in log_tail(self.log, 200).splitlines():
             return False
         try:
-            http_request(self.port, "GET", "/__ready", timeout=1.0)
+            http_request(self.port, "GET", "/__ready", timeout=0.25)
             return True
         except OSError:
             return False
@@ -546,7 +582,7 @@ class Varnish(_Child):
         # X-Varnish proves it is varnishd answering, not some other server that
         # grabbed the port.
         try:
-            _, hdrs, _ = http_request(self.port, "PURGEKEYS", "/", timeout=1.0)
+            _, hdrs, _ = http_request(self.port, "PURGEKEYS", "/", timeout=0.25)
             return "x-varnish" in hdrs
         except OSError:
             return False
@@ -594,8 +630,7 @@ def make_root():
 
 
 def check_dependencies(n_varnish):
-    pg_bindir()
-    find_binary("psql", ("/usr/bin",))
+    psql_binary(pg_bindir())
     if n_varnish > 0:
         find_binary("varnishd")
 
@@ -622,20 +657,21 @@ def start_all(root, n_varnish=2):
 
 
 def stop_all(env, remove_root=True):
-    """Stop everything recorded in env (best effort, all of it), then remove root."""
+    """Stop everything recorded in env (best effort, all of it, in parallel:
+    PostgreSQL -m immediate, origin and Varnish by PID), then remove root."""
     errors = []
-    for obj in list(env.varnish) + [env.origin]:
-        if obj is None or obj.pid is None:
-            continue
-        try:
-            if obj.popen is None and not _is_ours(obj):
-                continue
-            obj.stop()
-        except Exception as e:  # keep going: stop the rest
-            errors.append(f"{obj.name}: {e}")
+    pg_pid = None
     if env.pg is not None:
         try:
-            env.pg.stop("immediate")
+            pg_pid = env.pg.request_stop("immediate")
+        except Exception as e:  # keep going: stop the rest
+            errors.append(f"postgres: {e}")
+    procs = [obj.proc() for obj in list(env.varnish) + [env.origin]
+             if obj is not None and obj.pid is not None and (obj.popen is not None or _is_ours(obj))]
+    terminate(procs)
+    if pg_pid is not None:
+        try:
+            env.pg.wait_stopped(pg_pid)
         except Exception as e:
             errors.append(f"postgres: {e}")
     if remove_root and env.root and Path(env.root).is_dir():

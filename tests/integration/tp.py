@@ -11,6 +11,7 @@ delivered too.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -241,7 +242,9 @@ def run(name, body):
             print("---- tagpurge log ----")
             print(case.log.read_text()[-8000:])
         case.finish()
+        print(f"(kept {case.tmp})")
         return 1
     case.finish()
+    shutil.rmtree(case.tmp, ignore_errors=True)
     print(f"PASS {name}")
     return 0
