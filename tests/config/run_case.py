@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run `tagpurge check` on one config case.
 
-valid/<case>/config.json   must exit 0
+valid/<case>/config.json   must exit 0 (and print every line of
+                           valid/<case>/expected_warnings, if present)
 invalid/<case>/config.json must exit 2, and stderr must contain the text of
                            invalid/<case>/expected (with {dir} replaced by
                            the case folder): file:line:column and message.
@@ -21,6 +22,13 @@ def main() -> int:
         if proc.returncode != 0:
             print(f"expected exit 0, got {proc.returncode}: {proc.stderr}")
             return 1
+        warnings = case / "expected_warnings"
+        if warnings.exists():
+            for line in warnings.read_text().splitlines():
+                want = line.strip().replace("{dir}", str(case))
+                if want and want not in proc.stderr:
+                    print(f"missing warning: {want}\n  got: {proc.stderr}")
+                    return 1
         print(proc.stdout + proc.stderr)
         return 0
     expected = (case / "expected").read_text().strip().replace("{dir}", str(case))

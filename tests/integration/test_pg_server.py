@@ -20,6 +20,7 @@ import tp
 MAPPING = dict(tp.MAPPING)
 MAPPING["public.plain"] = {"tags": ["plain-{id}", "plaincat-{category_id}"],
                            "fallback_tags": ["plain-list"]}
+MAPPING["public.ghost"] = {"tags": ["ghost-{id}", "ghost-{nosuch}"], "fallback_tags": ["ghosts"]}
 
 
 def log_has(c, text, timeout=20):
@@ -35,6 +36,7 @@ def body(c):
         c._fresh_db()
         c.sql("CREATE TABLE plain(id int PRIMARY KEY, category_id int)")
         c.sql("INSERT INTO plain VALUES (1, 3)")
+        c.sql("CREATE TABLE ghost(id int PRIMARY KEY)")
         c.sql("INSERT INTO products(id, category_id, name) VALUES (1, 3, 'a')")
 
         c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}],
@@ -63,6 +65,16 @@ def body(c):
         # The old category is unknown with REPLICA IDENTITY DEFAULT: fallback, not a guess.
         c.assert_cached(0, "plaincat-3", before[0, "plaincat-3"])
         before = c.warm_all(["product-1"], nodes=[0])
+
+        # A placeholder naming a column the table lacks: reported once, when the
+        # table is first seen; its changes purge the exact tags it can plus the fallback.
+        before_g = c.warm_all(["ghost-1", "ghosts", "ghost-2"], nodes=[0])
+        c.wait_confirmed(c.commit("INSERT INTO ghost VALUES (1)"))
+        c.wait_confirmed(c.commit("INSERT INTO ghost VALUES (2)"))
+        for t in ("ghost-1", "ghosts", "ghost-2"):
+            c.assert_purged(0, t, before_g[0, t])
+        msg = 'mapping: public.ghost: a tag names column "nosuch", which the table does not have'
+        tp.check(c.log.read_text().count(msg) == 1, "expected the missing column reported once")
 
         # The server goes away while streaming.
         c.pg.restart()
