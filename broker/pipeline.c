@@ -11,6 +11,7 @@
 #include "stats.h"
 #include "tagmap.h"
 #include "tagset.h"
+#include "txn.h"
 
 /* A committed transaction waiting for its batch to be acknowledged. */
 struct ckpt {
@@ -37,10 +38,7 @@ struct source {
     const struct source_cfg *cfg;
     struct conn_core core;
     int in_txn;
-    struct tagset *txn_tags;
-    int collapsed; /* past max_txn_tags: only touched tables are kept */
-    const struct tagmap_entry **touched;
-    size_t ntouched, maxtouched;
+    struct txn *txn;            /* the open transaction of changes delivered on the loop */
     struct ckpt *head, *tail;   /* committed, not yet confirmed; commit order */
     struct tagset *seen_tables; /* relations already checked for missing columns */
 };
@@ -184,11 +182,9 @@ batch_add(struct pipeline *p, struct ckpt *c, struct tagset *tags, int64_t commi
  */
 
 static void
-txn_reset(struct source *s)
+src_reset(struct source *s)
 {
-    tagset_clear(s->txn_tags);
-    s->collapsed = 0;
-    s->ntouched = 0;
+    txn_reset(s->txn);
     s->in_txn = 0;
 }
 
@@ -222,104 +218,49 @@ core_begin(void *arg)
     struct source *s;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    txn_reset(s);
+    src_reset(s);
     s->in_txn = 1;
-}
-
-static void
-touch(struct source *s, const struct tagmap_entry *e)
-{
-    size_t i;
-
-    for (i = 0; i < s->ntouched; i++)
-        if (s->touched[i] == e)
-            return;
-    if (s->ntouched == s->maxtouched) {
-        s->maxtouched = s->maxtouched ? 2 * s->maxtouched : 8;
-        s->touched = tp_realloc(s->touched, s->maxtouched * sizeof *s->touched);
-    }
-    s->touched[s->ntouched++] = e;
-}
-
-/* Past max_txn_tags the transaction keeps only its tables: bounded memory. */
-static void
-collapse(struct source *s)
-{
-    log_warn("source %s: transaction passed max_txn_tags (%zu): purging the fallback tags of its "
-             "tables instead",
-             s->cfg->name, s->p->cfg->max_txn_tags);
-    stats.txns_collapsed++;
-    tagset_clear(s->txn_tags);
-    s->collapsed = 1;
 }
 
 static void
 core_change(void *arg, const struct change *c)
 {
-    const struct tagmap_entry *e;
     struct source *s;
-    int flags;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    stats.changes++;
-    e = tagmap_lookup(s->p->cfg->map, c->table);
-    if (e == NULL)
-        return;
-    stats.changes_mapped++;
-    touch(s, e);
-    if (s->collapsed)
-        return;
-    flags = tagmap_apply(e, c, s->txn_tags);
-    if (flags & TM_UNCHANGED)
-        stats.updates_ignored++;
-    if (flags & (TM_FALLBACK | TM_OVERSIZE))
-        stats.fallback_purges++;
-    if (flags & TM_NOFALLBACK) {
-        stats.fallback_missing++;
-        log_err("mapping: %s: a change lacks values its tags need and the entry has no "
-                "fallback tags: add \"fallback_tags\" to the mapping",
-                c->table);
-    }
-    if (tagset_count(s->txn_tags) > s->p->cfg->max_txn_tags)
-        collapse(s);
+    txn_change(s->txn, c);
 }
 
 static void
 core_broaden(void *arg, const char *table)
 {
-    const struct tagmap_entry *e;
     struct source *s;
-    size_t i;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    stats.fallback_purges++;
-    if (table != NULL) {
-        e = tagmap_lookup(s->p->cfg->map, table);
-        if (e != NULL) {
-            touch(s, e);
-            tagmap_add_fallback(e, s->txn_tags);
-        }
-        return;
-    }
-    for (i = 0; i < tagmap_count(s->p->cfg->map); i++) {
-        e = tagmap_at(s->p->cfg->map, i);
-        touch(s, e);
-        tagmap_add_fallback(e, s->txn_tags);
-    }
+    txn_broaden(s->txn, table);
 }
 
 static void
-core_commit(void *arg, const struct src_pos *pos, int64_t commit_us)
+add_counts(const struct txn_counts *c)
 {
-    struct source *s;
-    struct ckpt *c;
-    size_t i;
-
-    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
     stats.txns++;
-    if (s->collapsed)
-        for (i = 0; i < s->ntouched; i++)
-            tagmap_add_fallback(s->touched[i], s->txn_tags);
+    stats.changes += c->changes;
+    stats.changes_mapped += c->changes_mapped;
+    stats.fallback_purges += c->fallback_purges;
+    stats.fallback_missing += c->fallback_missing;
+    stats.updates_ignored += c->updates_ignored;
+    stats.txns_collapsed += c->collapsed;
+    stats.statement_events += c->statements;
+}
+
+/* Queue a finished transaction behind the older ones of its source. */
+static void
+source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, struct txn *t)
+{
+    struct tagset *tags = txn_finish(t);
+    struct ckpt *c;
+
+    add_counts(txn_counts(t));
     c = tp_calloc(1, sizeof *c);
     c->pos = *pos;
     if (s->tail != NULL)
@@ -327,14 +268,33 @@ core_commit(void *arg, const struct src_pos *pos, int64_t commit_us)
     else
         s->head = c;
     s->tail = c;
-    if (tagset_count(s->txn_tags) == 0) {
+    if (tagset_count(tags) == 0) {
         c->done = 1; /* nothing to purge: only its place in the order matters */
         source_advance(s);
     } else {
-        stats.tags_emitted += tagset_count(s->txn_tags);
-        batch_add(s->p, c, s->txn_tags, commit_us);
+        stats.tags_emitted += tagset_count(tags);
+        batch_add(s->p, c, tags, commit_us);
     }
-    txn_reset(s);
+}
+
+static void
+core_commit(void *arg, const struct src_pos *pos, int64_t commit_us)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    source_commit(s, pos, commit_us, s->txn);
+    src_reset(s);
+}
+
+static void
+core_commit_txn(void *arg, const struct src_pos *pos, int64_t commit_us, struct txn *t)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    source_commit(s, pos, commit_us, t);
+    txn_destroy(&t);
 }
 
 static void
@@ -343,7 +303,7 @@ core_abort(void *arg)
     struct source *s;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    txn_reset(s);
+    src_reset(s);
 }
 
 static int
@@ -388,7 +348,7 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
         s->magic = SOURCE_MAGIC;
         s->p = p;
         s->cfg = &cfg->sources[i];
-        s->txn_tags = tagset_new();
+        s->txn = txn_new(cfg->map, cfg->max_txn_tags, s->cfg->name);
         s->seen_tables = tagset_new();
         s->core = (struct conn_core){
             .arg = s,
@@ -397,6 +357,7 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
             .change = core_change,
             .broaden = core_broaden,
             .commit = core_commit,
+            .commit_txn = core_commit_txn,
             .abort = core_abort,
             .drained = core_drained,
             .state = core_state,
@@ -477,9 +438,8 @@ pipeline_destroy(struct pipeline **pp)
             s->head = c->next;
             free(c);
         }
-        tagset_destroy(&s->txn_tags);
+        txn_destroy(&s->txn);
         tagset_destroy(&s->seen_tables);
-        free(s->touched);
     }
     free(p->sources);
     FREE_OBJ(p);

@@ -17,6 +17,7 @@
     C(fallback_purges, "Changes that purged fallback tags (value missing, TRUNCATE, oversize)")    \
     C(fallback_missing, "Changes that needed fallback tags but the entry has none")                \
     C(updates_ignored, "UPDATEs of ignore_columns only (nothing purged)")                          \
+    C(statement_events, "Statement-format events on mapped tables (fallback tags purged)")         \
     C(batches, "Batches submitted to the fan-out")                                                 \
     C(purges_acked, "Batch acknowledgements by nodes")                                             \
     C(purge_requests, "HTTP purge requests completed")                                             \

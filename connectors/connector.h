@@ -25,6 +25,7 @@
 
 struct cfg_ctx;
 struct tagmap;
+struct txn;
 
 struct src_pos {
     uint64_t lsn;   /* PostgreSQL: COMMIT end_lsn; others: connector-defined */
@@ -47,6 +48,11 @@ struct conn_core {
     void (*broaden)(void *arg, const char *table);
     /* Commit at pos; commit_us is the commit time (µs since the Unix epoch, 0 if unknown). */
     void (*commit)(void *arg, const struct src_pos *pos, int64_t commit_us);
+    /*
+     * A whole transaction decoded off the loop (by a connector's reader thread):
+     * the core takes ownership of t (see broker/txn.h).
+     */
+    void (*commit_txn)(void *arg, const struct src_pos *pos, int64_t commit_us, struct txn *t);
     /* An open transaction will never commit here (disconnect mid-transaction). */
     void (*abort)(void *arg);
     /* 1 when every committed transaction has been confirmed. */

@@ -1,0 +1,166 @@
+#include <string.h>
+
+#include "log.h"
+#include "obj.h"
+#include "tagmap.h"
+#include "tagset.h"
+#include "txn.h"
+
+struct txn {
+    unsigned magic;
+#define TXN_MAGIC 0x7e1a5c02
+    const struct tagmap *map;
+    size_t max_tags;
+    char *source;
+    struct tagset *tags;
+    int collapsed;
+    const struct tagmap_entry **touched;
+    size_t ntouched, maxtouched;
+    struct txn_counts counts;
+};
+
+struct txn *
+txn_new(const struct tagmap *map, size_t max_tags, const char *source)
+{
+    struct txn *t;
+
+    ALLOC_OBJ(t, TXN_MAGIC);
+    t->map = map;
+    t->max_tags = max_tags;
+    t->source = tp_strdup(source);
+    t->tags = tagset_new();
+    return (t);
+}
+
+void
+txn_destroy(struct txn **tp)
+{
+    struct txn *t = *tp;
+
+    if (t == NULL)
+        return;
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    tagset_destroy(&t->tags);
+    free(t->touched);
+    free(t->source);
+    FREE_OBJ(t);
+    *tp = NULL;
+}
+
+void
+txn_reset(struct txn *t)
+{
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    tagset_clear(t->tags);
+    t->collapsed = 0;
+    t->ntouched = 0;
+    memset(&t->counts, 0, sizeof t->counts);
+}
+
+static void
+touch(struct txn *t, const struct tagmap_entry *e)
+{
+    size_t i;
+
+    for (i = 0; i < t->ntouched; i++)
+        if (t->touched[i] == e)
+            return;
+    if (t->ntouched == t->maxtouched) {
+        t->maxtouched = t->maxtouched ? 2 * t->maxtouched : 8;
+        t->touched = tp_realloc(t->touched, t->maxtouched * sizeof *t->touched);
+    }
+    t->touched[t->ntouched++] = e;
+}
+
+static void
+collapse(struct txn *t)
+{
+    log_warn("source %s: transaction passed max_txn_tags (%zu): purging the fallback tags of its "
+             "tables instead",
+             t->source, t->max_tags);
+    t->counts.collapsed = 1;
+    tagset_clear(t->tags);
+    t->collapsed = 1;
+}
+
+void
+txn_change(struct txn *t, const struct change *c)
+{
+    const struct tagmap_entry *e;
+    int flags;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    t->counts.changes++;
+    e = tagmap_lookup(t->map, c->table);
+    if (e == NULL)
+        return;
+    t->counts.changes_mapped++;
+    touch(t, e);
+    if (t->collapsed)
+        return;
+    flags = tagmap_apply(e, c, t->tags);
+    if (flags & TM_UNCHANGED)
+        t->counts.updates_ignored++;
+    if (flags & (TM_FALLBACK | TM_OVERSIZE))
+        t->counts.fallback_purges++;
+    if (flags & TM_NOFALLBACK) {
+        t->counts.fallback_missing++;
+        log_err("mapping: %s: a change lacks values its tags need and the entry has no "
+                "fallback tags: add \"fallback_tags\" to the mapping",
+                c->table);
+    }
+    if (tagset_count(t->tags) > t->max_tags)
+        collapse(t);
+}
+
+static void
+broaden_entry(struct txn *t, const struct tagmap_entry *e)
+{
+    touch(t, e);
+    if (!t->collapsed)
+        tagmap_add_fallback(e, t->tags);
+}
+
+void
+txn_broaden(struct txn *t, const char *table)
+{
+    const struct tagmap_entry *e;
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    t->counts.fallback_purges++;
+    if (table != NULL) {
+        e = tagmap_lookup(t->map, table);
+        if (e != NULL)
+            broaden_entry(t, e);
+        return;
+    }
+    for (i = 0; i < tagmap_count(t->map); i++)
+        broaden_entry(t, tagmap_at(t->map, i));
+}
+
+void
+txn_count_statement(struct txn *t)
+{
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    t->counts.statements++;
+}
+
+struct tagset *
+txn_finish(struct txn *t)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    if (t->collapsed)
+        for (i = 0; i < t->ntouched; i++)
+            tagmap_add_fallback(t->touched[i], t->tags);
+    return (t->tags);
+}
+
+const struct txn_counts *
+txn_counts(const struct txn *t)
+{
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    return (&t->counts);
+}

@@ -1,0 +1,51 @@
+/*
+ * One transaction's tags while it is being read: the mapping applied to each
+ * row change, deduplicated, bounded.  Pure and single-owner: the pipeline
+ * keeps one per source on the loop thread; a connector whose reader runs on
+ * its own thread (MySQL) fills one there and hands the finished transaction
+ * to the loop, which takes ownership.
+ *
+ * Bounded memory: past max_tags distinct tags the transaction keeps only the
+ * set of mapped tables it touched, and finishes as their fallback tags.
+ *
+ * The tagmap is borrowed, read-only, and must outlive the txn.
+ */
+#ifndef TP_TXN_H
+#define TP_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "change.h"
+
+struct tagmap;
+struct tagset;
+struct txn;
+
+/* What happened in this transaction; the loop adds it to the global counters. */
+struct txn_counts {
+    uint64_t changes;
+    uint64_t changes_mapped;
+    uint64_t fallback_purges;
+    uint64_t fallback_missing;
+    uint64_t updates_ignored;
+    uint64_t collapsed;
+    uint64_t statements; /* statement-only events on mapped tables */
+};
+
+struct txn *txn_new(const struct tagmap *, size_t max_tags, const char *source);
+void txn_destroy(struct txn **);
+void txn_reset(struct txn *);
+void txn_change(struct txn *, const struct change *);
+/*
+ * Purge the fallback tags of table (NULL: of every mapped table) at commit:
+ * for changes that cannot be decoded into rows.  Unmapped tables are ignored.
+ */
+void txn_broaden(struct txn *, const char *table);
+/* Count a statement-only event (binlog_format STATEMENT/MIXED) on a mapped table. */
+void txn_count_statement(struct txn *);
+/* The final tags (fallbacks of touched tables added when collapsed); borrowed. */
+struct tagset *txn_finish(struct txn *);
+const struct txn_counts *txn_counts(const struct txn *);
+
+#endif
