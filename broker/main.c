@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../connectors/replay.h"
 #include "cfg.h"
 #include "config.h"
 #include "log.h"
@@ -33,6 +34,7 @@ static const char usage_text[] =
     "usage: tagpurge run   -c FILE [-v]\n"
     "       tagpurge check -c FILE\n"
     "       tagpurge tags  -c FILE --table SCHEMA.TABLE [--new JSON] [--old JSON]\n"
+    "       tagpurge replay -c FILE [--send] [--all] --binlog FILE...\n"
     "       tagpurge --version | --help\n"
     "\n"
     "  run    read every source, purge every sink node; logs to stderr\n"
@@ -40,12 +42,18 @@ static const char usage_text[] =
     "  tags   print the tags one row change produces, one per line:\n"
     "         --new only = INSERT, --old only = DELETE, both = UPDATE.  Values are JSON\n"
     "         strings as the database prints them, integers, or null.\n"
+    "  replay decode MySQL/MariaDB binlog files offline; print each transaction's end\n"
+    "         position, GTID and tags (--all: also those without tags); --send purges\n"
+    "         them through the configured sinks.  Sources may be empty.\n"
     "\n"
     "  -c, --config FILE   configuration file (JSON)\n"
     "  -v, --verbose       debug logging\n";
 
 struct opts {
     const char *config;
+    char **binlogs;
+    size_t nbinlogs;
+    int send, all;
     const char *table;
     const char *newrow, *oldrow;
     int verbose;
@@ -63,9 +71,15 @@ static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-        {"table", required_argument, NULL, 't'},  {"new", required_argument, NULL, 'n'},
-        {"old", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"table", required_argument, NULL, 't'},
+        {"new", required_argument, NULL, 'n'},
+        {"old", required_argument, NULL, 'o'},
+        {"binlog", required_argument, NULL, 'b'},
+        {"send", no_argument, NULL, 's'},
+        {"all", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -89,11 +103,26 @@ parse_opts(int argc, char **argv, struct opts *o)
         case 'o':
             o->oldrow = optarg;
             break;
+        case 'b':
+            o->binlogs = tp_realloc(o->binlogs, (o->nbinlogs + 1) * sizeof *o->binlogs);
+            o->binlogs[o->nbinlogs++] = optarg;
+            break;
+        case 's':
+            o->send = 1;
+            break;
+        case 'a':
+            o->all = 1;
+            break;
         case ':':
             return (usage_error("option needs a value", argv[optind - 1]));
         default:
             return (usage_error("unknown option", argv[optind - 1]));
         }
+    }
+    /* getopt moved the other file names after --binlog here, to the end. */
+    while (o->binlogs != NULL && optind < argc) {
+        o->binlogs = tp_realloc(o->binlogs, (o->nbinlogs + 1) * sizeof *o->binlogs);
+        o->binlogs[o->nbinlogs++] = argv[optind++];
     }
     if (optind < argc)
         return (usage_error("unexpected argument", argv[optind]));
@@ -309,6 +338,22 @@ cmd_tags(const struct opts *o)
     return (rv);
 }
 
+static int
+cmd_replay(const struct opts *o)
+{
+    struct config *c;
+    int rv;
+
+    if (o->nbinlogs == 0)
+        return (usage_error("replay needs --binlog FILE...", NULL));
+    c = load_or_complain(o->config);
+    if (c == NULL)
+        return (EXIT_USAGE);
+    rv = binlog_replay(c, o->binlogs, o->nbinlogs, o->send, o->all);
+    config_destroy(&c);
+    return (rv);
+}
+
 /*------------------------------------------------------------------------
  * run
  */
@@ -407,11 +452,14 @@ main(int argc, char **argv)
         printf("tagpurge %s\n", TAGPURGE_VERSION);
         return (0);
     }
-    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "tags") != 0)
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "tags") != 0 &&
+        strcmp(cmd, "replay") != 0)
         return (usage_error("unknown command", cmd));
     rv = parse_opts(argc - 1, argv + 1, &o);
-    if (rv != 0)
+    if (rv != 0) {
+        free(o.binlogs);
         return (rv);
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "tagpurge: curl_global_init failed\n");
         return (1);
@@ -420,8 +468,11 @@ main(int argc, char **argv)
         rv = cmd_check(&o);
     else if (strcmp(cmd, "tags") == 0)
         rv = cmd_tags(&o);
+    else if (strcmp(cmd, "replay") == 0)
+        rv = cmd_replay(&o);
     else
         rv = cmd_run(&o);
     curl_global_cleanup();
+    free(o.binlogs);
     return (rv);
 }

@@ -257,55 +257,22 @@ round_trips(const char *dig, int n, int decpt, double x)
     return (strtod(buf, NULL) == x);
 }
 
-/* The same number of digits, one unit in the last place higher. */
-static void
-bump(char *dig, int n, int *decpt)
-{
-    int i;
-
-    for (i = n - 1; i >= 0 && dig[i] == '9'; i--)
-        dig[i] = '0';
-    if (i >= 0) {
-        dig[i]++;
-        return;
-    }
-    dig[0] = '1';
-    (*decpt)++;
-}
-
-static int
-is_pow2(double x)
-{
-    uint64_t bits;
-
-    memcpy(&bits, &x, sizeof bits);
-    return ((bits & 0xfffffffffffffULL) == 0 && (bits >> 52 & 0x7ff) > 1);
-}
-
 /*
  * dtoa mode 0: the fewest digits that read back as x.  The correctly rounded
- * candidate of each length is the nearest, except just above a power of two
- * where the gap below is half the gap above: there the next candidate up can
- * round-trip when the nearest does not.
+ * candidate of each length is the nearest one, so the first that reads back
+ * is dtoa's answer.  (Just above a power of two the gap below is half the
+ * gap above, which could favour a farther candidate; checking every power of
+ * two against Python's repr() showed it never does.)
  */
 static int
 shortest_digits(double x, char *dig, int *decpt)
 {
-    char up[24];
-    int n = 0, p, d2;
+    int n = 0, p;
 
     for (p = 1; p <= 17; p++) {
         n = sci_digits(x, p, dig, decpt);
         if (round_trips(dig, n, *decpt, x))
             break;
-        memcpy(up, dig, (size_t)n);
-        d2 = *decpt;
-        bump(up, n, &d2);
-        if (is_pow2(x) && round_trips(up, n, d2, x)) {
-            memcpy(dig, up, (size_t)n);
-            *decpt = d2;
-            break;
-        }
     }
     while (n > 1 && dig[n - 1] == '0')
         n--;
@@ -672,7 +639,13 @@ dec_datetime2(struct dec *d)
 
     if (fsp > 6 || take(d, 5 + (fsp + 1) / 2, &q) != 0)
         return (-1);
-    /* my_datetime_packed_from_binary(): the integer part is stored offset by 2^39. */
+    /*
+     * my_datetime_packed_from_binary(): the integer part is stored offset by
+     * 2^39, so a first byte below 0x80 would be a negative DATETIME, which
+     * MySQL cannot hold.
+     */
+    if (q[0] < 0x80)
+        return (-1);
     packed = ((int64_t)be(q, 5) - 0x8000000000LL) * 16777216 + frac_usec(q + 5, fsp);
     datetime_from_packed(packed, &t);
     if (t.usec > 999999)

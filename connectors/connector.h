@@ -30,7 +30,8 @@ struct txn;
 struct src_pos {
     uint64_t lsn;   /* PostgreSQL: COMMIT end_lsn; others: connector-defined */
     uint64_t off;   /* connector-defined (binlog offset) */
-    char name[128]; /* connector-defined (binlog file, GTID) */
+    char name[128]; /* connector-defined (binlog file) */
+    char gtid[256]; /* connector-defined (GTID state at this position) */
 };
 
 /* What the core offers a running connector.  All calls on the loop thread. */

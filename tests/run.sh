@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config python3 curl
-  libuv1-dev libjansson-dev libcurl4-openssl-dev libpq-dev
+  libuv1-dev libjansson-dev libcurl4-openssl-dev libpq-dev libzstd-dev
   postgresql postgresql-15 varnish varnish-modules)
 
 missing=()

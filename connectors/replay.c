@@ -1,0 +1,207 @@
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../broker/config.h"
+#include "../broker/log.h"
+#include "../broker/obj.h"
+#include "../broker/tagmap.h"
+#include "../broker/tagset.h"
+#include "../broker/txn.h"
+#include "../sinks/fanout.h"
+#include "binlog.h"
+#include "replay.h"
+
+struct replay {
+    const struct config *cfg;
+    struct txn *txn;
+    int all; /* print transactions without tags too */
+    size_t ntxn, ntagged, nbroad;
+    struct tagset *send; /* everything to purge, with --send */
+};
+
+static int
+r_mapped(void *arg, const char *table)
+{
+    struct replay *r = arg;
+
+    return (tagmap_lookup(r->cfg->map, table) != NULL);
+}
+
+static void
+r_begin(void *arg)
+{
+    struct replay *r = arg;
+
+    txn_reset(r->txn);
+}
+
+static void
+r_change(void *arg, const struct change *c)
+{
+    struct replay *r = arg;
+
+    txn_change(r->txn, c);
+}
+
+static void
+r_broaden(void *arg, const char *table, const char *why)
+{
+    struct replay *r = arg;
+
+    r->nbroad++;
+    log_warn("replay: %s: %s: purging fallback tags", table ? table : "every mapped table", why);
+    txn_broaden(r->txn, table);
+}
+
+static void
+r_statement(void *arg, const char *table)
+{
+    struct replay *r = arg;
+
+    (void)table;
+    txn_count_statement(r->txn);
+}
+
+static void
+print_txn(struct replay *r, const struct bl_pos *pos, int incomplete)
+{
+    struct tagset *ts = txn_finish(r->txn);
+    const char *const *tags;
+    size_t n, i;
+
+    r->ntxn++;
+    tags = tagset_sorted(ts, &n);
+    if (n == 0 && !r->all)
+        return;
+    r->ntagged += n > 0;
+    printf("%s:%llu %s%s", pos->file, (unsigned long long)pos->pos, pos->gtid[0] ? pos->gtid : "-",
+           incomplete ? " incomplete" : "");
+    for (i = 0; i < n; i++)
+        printf(" %s", tags[i]);
+    printf("\n");
+    if (r->send != NULL)
+        tagset_merge(r->send, ts);
+}
+
+static void
+r_commit(void *arg, const struct bl_pos *pos)
+{
+    struct replay *r = arg;
+
+    print_txn(r, pos, 0);
+    txn_reset(r->txn);
+}
+
+static void
+r_abort(void *arg)
+{
+    struct replay *r = arg;
+
+    txn_reset(r->txn);
+}
+
+/* Feed every event of one file; -1 when the file cannot be read at all. */
+static int
+replay_file(struct bl_decoder *d, const char *path)
+{
+    unsigned char hdr[BL_HEADER_LEN], *ev = NULL;
+    size_t cap = 0, size;
+    char *copy = tp_strdup(path);
+    FILE *f = fopen(path, "rb");
+    int rv = 0;
+
+    if (f == NULL || fread(hdr, 1, 4, f) != 4 ||
+        memcmp(hdr,
+               "\xfe"
+               "bin",
+               4) != 0) {
+        log_err("replay: %s: %s", path, f ? "not a binlog file (bad magic)" : strerror(errno));
+        rv = -1;
+        goto out;
+    }
+    bl_set_position(d, basename(copy), 4);
+    while (fread(hdr, 1, BL_HEADER_LEN, f) == BL_HEADER_LEN) {
+        size =
+            (size_t)hdr[9] | (size_t)hdr[10] << 8 | (size_t)hdr[11] << 16 | (size_t)hdr[12] << 24;
+        if (size < BL_HEADER_LEN || size > (1u << 30)) {
+            log_err("replay: %s: bad event size %zu: stopping here", path, size);
+            break;
+        }
+        if (size > cap)
+            ev = tp_realloc(ev, cap = size);
+        memcpy(ev, hdr, BL_HEADER_LEN);
+        if (fread(ev + BL_HEADER_LEN, 1, size - BL_HEADER_LEN, f) != size - BL_HEADER_LEN) {
+            log_warn("replay: %s: file ends inside an event", path);
+            break;
+        }
+        (void)bl_feed(d, ev, size); /* errors are logged and broaden the transaction */
+    }
+out:
+    if (f != NULL)
+        fclose(f);
+    free(ev);
+    free(copy);
+    return (rv);
+}
+
+static void
+send_done(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* Purge the union of every transaction's tags on every node. */
+static int
+replay_send(const struct config *c, struct tagset *tags)
+{
+    uv_loop_t loop;
+    struct fanout *f;
+    const char *const *v;
+    size_t n;
+    int delivered = 0;
+
+    v = tagset_sorted(tags, &n);
+    if (n == 0)
+        return (0);
+    AZ(uv_loop_init(&loop));
+    if (fanout_new(&f, &loop, c->sinks, c->nsinks, &c->delivery) != 0)
+        return (1);
+    fanout_submit(f, v, n, send_done, &delivered);
+    while (!delivered && uv_run(&loop, UV_RUN_ONCE) != 0)
+        ;
+    fanout_close(f, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    log_info("replay: %zu tags purged on every node", n);
+    return (delivered ? 0 : 1);
+}
+
+int
+binlog_replay(const struct config *c, char *const *files, size_t nfiles, int send, int all)
+{
+    struct replay r = {c, NULL, all, 0, 0, 0, NULL};
+    struct bl_callbacks cb = {&r,       r_mapped,  NULL,        NULL,     r_begin,
+                              r_change, r_broaden, r_statement, r_commit, r_abort};
+    struct bl_decoder *d = bl_new(&cb);
+    size_t i;
+    int rv = 0;
+
+    r.txn = txn_new(c->map, c->max_txn_tags, "replay");
+    r.send = send ? tagset_new() : NULL;
+    bl_set_verify(d, 1);
+    for (i = 0; i < nfiles; i++)
+        if (replay_file(d, files[i]) != 0)
+            rv = 1;
+    if (bl_in_txn(d))
+        print_txn(&r, bl_current(d), 1);
+    fprintf(stderr, "tagpurge: replay: %zu transactions, %zu with tags, %zu broadened\n", r.ntxn,
+            r.ntagged, r.nbroad);
+    if (send && rv == 0)
+        rv = replay_send(c, r.send);
+    tagset_destroy(&r.send);
+    txn_destroy(&r.txn);
+    bl_destroy(&d);
+    return (rv);
+}
