@@ -377,7 +377,8 @@ pipeline_start(struct pipeline *p)
         log_warn("no sink nodes configured: changes are read and confirmed without purging");
     for (i = 0; i < p->nsources; i++) {
         struct source *s = &p->sources[i];
-        if (s->cfg->impl->start(s->cfg->priv, p->loop, p->cfg->map, &s->core) != 0)
+        struct conn_env env = {p->cfg->state_dir, p->cfg->max_txn_tags};
+        if (s->cfg->impl->start(s->cfg->priv, p->loop, p->cfg->map, &s->core, &env) != 0)
             return (-1);
     }
     return (0);

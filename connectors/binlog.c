@@ -231,6 +231,12 @@ bl_set_gtid_state(struct bl_decoder *d, const char *state)
 }
 
 void
+bl_set_checksum(struct bl_decoder *d, int on)
+{
+    d->checksum = on;
+}
+
+void
 bl_set_verify(struct bl_decoder *d, int on)
 {
     d->verify = on;

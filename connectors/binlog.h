@@ -64,6 +64,11 @@ void bl_destroy(struct bl_decoder **);
 void bl_set_position(struct bl_decoder *, const char *file, uint64_t pos);
 /* MariaDB GTID state to start from ("" for none). */
 void bl_set_gtid_state(struct bl_decoder *, const char *);
+/*
+ * Whether events carry a CRC32 before the first FORMAT_DESCRIPTION says so:
+ * a network dump starts with an artificial ROTATE that already carries one.
+ */
+void bl_set_checksum(struct bl_decoder *, int);
 /* Verify each event's CRC32 when the stream carries checksums (files; the
  * network client verifies them itself). */
 void bl_set_verify(struct bl_decoder *, int);

@@ -319,10 +319,10 @@ exp_text(char *buf, const char *dig, int n, int decpt)
 
 /*
  * x as MySQL prints it: FLOAT keeps FLT_DIG (6) significant digits, DOUBLE
- * the shortest round-trip ones.  Plain notation when the decimal point falls
- * within MAX_DECPT_FOR_F_FORMAT (15) digits either side, as my_gcvt() picks
- * it whenever the field is wide enough (every width MySQL passes here is).
- * buf has room for 40 bytes.
+ * the shortest round-trip ones.  Plain notation while the decimal point
+ * position is in [-14, 15] or the digits reach past it: my_gcvt()'s choice
+ * with MAX_DECPT_FOR_F_FORMAT 15 whenever the field is wide enough, and every
+ * width MySQL passes for columns and JSON is.  buf has room for 40 bytes.
  */
 static size_t
 real_text(char *buf, double x, int is_float)
@@ -672,9 +672,9 @@ dec_timestamp2(struct dec *d)
 
 /*
  * my_time_packed_from_binary(): the integer part is offset by 2^23.  With a
- * 1- or 2-byte fraction, a negative time stores its fraction counted back
- * from the next whole second so the bytes still sort as values: -1.25 s is
- * integer -1 with fraction 0.75, and becomes -2 + 0.75 here.
+ * 1- or 2-byte fraction a negative time keeps the floor of its seconds and
+ * the negative remainder in two's complement: -1.25 s at fsp 2 is stored as
+ * -2 and 0x100 - 25.  Read at face value that prints -00:00:02.xx.
  */
 static int64_t
 time2_packed(const unsigned char *q, unsigned fsp)
@@ -810,8 +810,8 @@ dec_bit(struct dec *d)
 }
 
 /*
- * CHAR and BINARY: the binlog drops the pad (spaces, or zero bytes for the
- * binary charset).  SELECT drops a CHAR's trailing spaces too, but returns
+ * CHAR and BINARY: the binlog drops a CHAR's trailing spaces, and MariaDB a
+ * BINARY's trailing zero bytes.  SELECT drops the spaces too, but returns
  * BINARY(n) padded to n bytes; with the charset unknown a short value could
  * be either.
  */

@@ -10,8 +10,9 @@
  * wrapper_to_string()):
  *  - integers in decimal, signed unless is_unsigned; YEAR 0 -> "0000";
  *  - FLOAT at most 6 significant digits, DOUBLE the shortest round-trip
- *    digits; plain notation when the decimal exponent is in [-14, 15]
- *    ("0.0000001", "100000000000000"), otherwise "1e20", "1.5e-16";
+ *    digits; plain notation from 1e-15 to just below 1e15 ("0.0000001",
+ *    "100000000000000"), otherwise "1e15", "1.5e-16" (no '+', no leading
+ *    exponent zeros);
  *  - NEWDECIMAL with exactly `scale` fraction digits ("12.50", "-0.50");
  *  - DATE, DATETIME, TIMESTAMP (UTC), TIME with exactly fsp fraction digits;
  *    zero dates as "0000-00-00[ 00:00:00[.000]]";
@@ -22,7 +23,10 @@
  *    a zero-length JSON value is "null".
  * A value that cannot be printed exactly (ENUM/SET without names, CHAR of
  * unknown charset shorter than its column, JSON MySQL itself would reject,
- * NaN) is BL_UNKNOWN: the caller purges the broader tags instead.
+ * NaN) is BL_UNKNOWN: the caller purges the broader tags instead.  Not
+ * visible in the binlog, so not handled: ZEROFILL padding, the fixed
+ * decimals of the deprecated FLOAT(M,D)/DOUBLE(M,D), and TIMESTAMP in a
+ * session time zone other than UTC.
  */
 #ifndef TP_BINLOG_VALUE_H
 #define TP_BINLOG_VALUE_H
@@ -99,12 +103,17 @@ enum bl_vstate { BL_VALUE, BL_UNKNOWN };
 
 /*
  * Decode the value starting at p (avail bytes available) for column c.
- * On success returns 0, stores the bytes the value occupies in *used, and sets *state:
- *  BL_VALUE   the SELECT text form was appended to out (out may be NULL to only measure);
- *  BL_UNKNOWN the value's size is known but its text cannot be known exactly (e.g. ENUM/SET without
- *             names, an unknown JSON opaque type): nothing appended, the caller purges broader
- * tags. Returns -1 when the bytes are truncated or malformed or the type is unknown; never reads
- * past avail. Only BL_VALUE changes out.
+ * On success returns 0, stores the bytes the value occupies in *used, and
+ * sets *state:
+ *
+ * - BL_VALUE: the SELECT text form was appended to out (out may be NULL to
+ *   only measure);
+ * - BL_UNKNOWN: the value's size is known but its text cannot be known
+ *   exactly (e.g. ENUM/SET without names, JSON that MySQL itself could not
+ *   print): nothing appended, the caller purges broader tags.
+ *
+ * Returns -1 when the bytes are truncated or malformed or the type is
+ * unknown; never reads past avail.  Only BL_VALUE changes out.
  */
 int bl_value(const struct bl_coldef *c, const unsigned char *p, size_t avail, size_t *used,
              enum bl_vstate *state, struct bl_out *out);

@@ -1176,10 +1176,12 @@ poll_cb(uv_poll_t *h, int status, int events)
  */
 
 static int
-pg_start(void *priv, uv_loop_t *loop, const struct tagmap *map, const struct conn_core *core)
+pg_start(void *priv, uv_loop_t *loop, const struct tagmap *map, const struct conn_core *core,
+         const struct conn_env *env)
 {
     struct pg *pg;
 
+    (void)env; /* the slot keeps the position */
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
     pg->loop = loop;
     pg->map = map;

@@ -5,9 +5,11 @@
 #include "connector.h"
 
 extern const struct connector_impl conn_postgres;
+extern const struct connector_impl conn_mysql;
 
 static const struct connector_impl *const registry[] = {
     &conn_postgres,
+    &conn_mysql,
     NULL,
 };
 
@@ -25,5 +27,5 @@ connector_find(const char *type)
 const char *
 connector_names(void)
 {
-    return ("postgres");
+    return ("postgres, mysql");
 }

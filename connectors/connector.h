@@ -62,13 +62,20 @@ struct conn_core {
     void (*state)(void *arg, int streaming);
 };
 
+/* What a connector gets at start besides its own config; borrowed. */
+struct conn_env {
+    const char *state_dir; /* for connector state files (created if missing) */
+    size_t max_txn_tags;
+};
+
 struct connector_impl {
     const char *name; /* the "type" in a source's config */
     /* Validate type-specific keys; obj is the source's JSON object.  May keep borrowed
      * pointers into obj only after json_incref()ing it. */
     int (*configure)(void **priv, const char *srcname, const json_t *obj, struct cfg_ctx *);
-    /* Begin streaming.  The tagmap is borrowed for the life of the connector. */
-    int (*start)(void *priv, uv_loop_t *, const struct tagmap *, const struct conn_core *);
+    /* Begin streaming.  The tagmap and env are borrowed for the life of the connector. */
+    int (*start)(void *priv, uv_loop_t *, const struct tagmap *, const struct conn_core *,
+                 const struct conn_env *);
     /* Everything up to and including pos is delivered; persist/report it. */
     void (*confirm)(void *priv, const struct src_pos *);
     /* Stop reading and close handles; done(arg) runs when all handles are closed. */

@@ -1,0 +1,1054 @@
+/*
+ * MySQL / MariaDB source: binlog replication, ROW format.
+ *
+ * Threads: the client library's dump fetch blocks, so one reader thread per
+ * source owns the connection, the binlog decoder (binlog.c) and the
+ * transaction being read (broker/txn.c, with the read-only tagmap).  It hands
+ * each committed transaction to the loop through a bounded queue and
+ * uv_async; when the queue is full the thread waits (back-pressure reaches
+ * the server through TCP).  Nothing else crosses the thread boundary: the
+ * queue, the stop flag and the socket to shut down are guarded by mu.
+ *
+ * Checkpoint: confirm() (loop thread) records the end of the newest
+ * transaction every node acknowledged in state_dir/<source>.binlog.json,
+ * written atomically (temp file, fsync, rename, fsync of the folder).  A
+ * restart resumes there: duplicates possible, losses not.
+ *
+ * Gaps: when the checkpointed binlog no longer exists (error 1236) or the
+ * server is not the one the checkpoint came from, the changes in between are
+ * unknowable: the fallback tags of every mapped table are purged (logged,
+ * counted) and reading continues from the oldest binlog still available.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../broker/cfg.h"
+#include "../broker/log.h"
+#include "../broker/obj.h"
+#include "../broker/tagmap.h"
+#include "../broker/tagset.h"
+#include "../broker/txn.h"
+#include "binlog.h"
+#include "binlog_fetch.h"
+#include "connector.h"
+
+#define QUEUE_CAP 256
+
+struct my_item {
+    struct src_pos pos;
+    int64_t commit_us;
+    struct txn *txn; /* NULL: a state change (streaming on/off) */
+    int streaming;
+    char identity[128]; /* the server it came from, for the checkpoint */
+};
+
+struct my_names {
+    char *table;
+    char **cols;
+    size_t n;
+};
+
+struct my {
+    unsigned magic;
+#define MY_MAGIC 0x4d79c0aa
+    /* configuration (read-only once started) */
+    char *name, *host, *user, *password_env, *password_file, *socket, *ssl_ca, *ssl_mode;
+    char *state_path;
+    unsigned port;
+    uint32_t server_id;
+    char *start_file, *start_gtid;
+    uint64_t start_pos;
+    unsigned heartbeat_ms;
+    size_t max_txn_tags;
+    /* shared with the reader thread, under mu */
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    struct my_item queue[QUEUE_CAP];
+    size_t qhead, qlen;
+    int stop;
+    MYSQL *live; /* the dump connection, to shut down on stop */
+    /* reader thread only */
+    uv_thread_t thread;
+    int thread_started;
+    const struct tagmap *map;
+    char *password;
+    struct txn *txn;
+    struct bl_decoder *dec;
+    int64_t txn_us;
+    struct my_names *names;
+    size_t nnames;
+    MYSQL *meta;        /* a second connection for information_schema */
+    char identity[128]; /* the server's server_uuid or server_id */
+    char ckpt_identity[128];
+    int lost; /* the server refused our position (1236): restart as a gap */
+    /* loop thread only */
+    uv_loop_t *loop;
+    const struct conn_core *core;
+    uv_async_t async;
+    uv_timer_t flush;
+    struct src_pos confirmed;
+    char loop_identity[128];
+    int dirty;
+    void (*stopped)(void *);
+    void *stopped_arg;
+};
+
+/*------------------------------------------------------------------------
+ * Configuration
+ */
+
+static int
+my_start_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
+{
+    json_t *s = json_object_get(obj, "start");
+    const char *f = NULL, *g = NULL;
+    long long pos = 4;
+    int rv = 0;
+
+    if (s == NULL || (json_is_string(s) && strcmp(json_string_value(s), "end") == 0))
+        return (0);
+    cfg_push_key(ctx, "start");
+    if (!json_is_object(s)) {
+        rv = cfg_error(ctx, "expected \"end\", {\"file\": ..., \"pos\": ...} or {\"gtid\": ...}");
+    } else if (cfg_check_keys(ctx, s, (const char *const[]){"file", "pos", "gtid", NULL}) != 0 ||
+               cfg_get_str(ctx, s, "file", 0, &f) < 0 || cfg_get_str(ctx, s, "gtid", 0, &g) < 0 ||
+               cfg_get_int(ctx, s, "pos", 0, 4, INT64_MAX, &pos) < 0) {
+        rv = -1;
+    } else if ((f == NULL) == (g == NULL)) {
+        rv = cfg_error(ctx, "give either \"file\" (with \"pos\") or \"gtid\"");
+    } else {
+        m->start_file = f ? tp_strdup(f) : NULL;
+        m->start_gtid = g ? tp_strdup(g) : NULL;
+        m->start_pos = (uint64_t)pos;
+    }
+    cfg_pop(ctx);
+    return (rv);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return (s ? tp_strdup(s) : NULL);
+}
+
+static int
+my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ctx *ctx)
+{
+    static const char *const keys[] = {
+        "name",      "type",   "host",   "port",     "user",  "password_env", "password_file",
+        "server_id", "socket", "ssl_ca", "ssl_mode", "start", "heartbeat_ms", NULL};
+    const char *host = "127.0.0.1", *user = NULL, *penv = NULL, *pfile = NULL, *sock = NULL;
+    const char *ca = NULL, *mode = NULL;
+    long long port = 3306, sid = 0, hb = 1000;
+    struct my *m;
+
+    if (cfg_check_keys(ctx, obj, keys) != 0 || cfg_get_str(ctx, obj, "host", 0, &host) < 0 ||
+        cfg_get_int(ctx, obj, "port", 0, 1, 65535, &port) < 0 ||
+        cfg_get_str(ctx, obj, "user", 1, &user) < 0 ||
+        cfg_get_str(ctx, obj, "password_env", 0, &penv) < 0 ||
+        cfg_get_str(ctx, obj, "password_file", 0, &pfile) < 0 ||
+        cfg_get_int(ctx, obj, "server_id", 1, 1, UINT32_MAX, &sid) < 0 ||
+        cfg_get_str(ctx, obj, "socket", 0, &sock) < 0 ||
+        cfg_get_str(ctx, obj, "ssl_ca", 0, &ca) < 0 ||
+        cfg_get_str(ctx, obj, "ssl_mode", 0, &mode) < 0 ||
+        cfg_get_int(ctx, obj, "heartbeat_ms", 0, 100, 60000, &hb) < 0)
+        return (-1);
+    if (mode != NULL && strcmp(mode, "disabled") != 0 && strcmp(mode, "preferred") != 0 &&
+        strcmp(mode, "required") != 0 && strcmp(mode, "verify_ca") != 0 &&
+        strcmp(mode, "verify_identity") != 0) {
+        cfg_push_key(ctx, "ssl_mode");
+        cfg_error(ctx, "expected disabled, preferred, required, verify_ca or verify_identity");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    if (penv != NULL && pfile != NULL) {
+        cfg_push_key(ctx, "password_file");
+        cfg_error(ctx, "give password_env or password_file, not both");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    ALLOC_OBJ(m, MY_MAGIC);
+    *privp = m;
+    m->name = tp_strdup(srcname);
+    m->host = tp_strdup(host);
+    m->user = tp_strdup(user);
+    m->password_env = dup_or_null(penv);
+    m->password_file = dup_or_null(pfile);
+    m->socket = dup_or_null(sock);
+    m->ssl_ca = dup_or_null(ca);
+    m->ssl_mode = dup_or_null(mode);
+    m->port = (unsigned)port;
+    m->server_id = (uint32_t)sid;
+    m->heartbeat_ms = (unsigned)hb;
+    return (my_start_cfg(m, obj, ctx));
+}
+
+/*------------------------------------------------------------------------
+ * State file: {"file": ..., "pos": ..., "gtid": ..., "server": ...}
+ */
+
+static int
+fsync_dir(const char *path)
+{
+    char *copy = tp_strdup(path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY), rv = -1;
+
+    if (fd >= 0) {
+        rv = fsync(fd);
+        close(fd);
+    }
+    free(copy);
+    return (rv);
+}
+
+/* Atomic replace: a crash leaves either the old or the new checkpoint. */
+static int
+state_write(const struct my *m, const struct src_pos *p, const char *identity)
+{
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "file", p->name, "pos", (json_int_t)p->off,
+                          "gtid", p->gtid, "server", identity);
+    char tmp[4096];
+    char *text;
+    int fd, rv = -1;
+    size_t n;
+
+    if (o == NULL)
+        return (-1);
+    text = json_dumps(o, JSON_SORT_KEYS);
+    json_decref(o);
+    snprintf(tmp, sizeof tmp, "%s.tmp", m->state_path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+        n = strlen(text);
+        if (write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+            rv = 0;
+        close(fd);
+    }
+    free(text);
+    if (rv == 0 && (rename(tmp, m->state_path) != 0 || fsync_dir(m->state_path) != 0))
+        rv = -1;
+    if (rv != 0)
+        log_err("source %s: cannot write the checkpoint %s: %s", m->name, m->state_path,
+                strerror(errno));
+    return (rv);
+}
+
+/* 1 when a checkpoint was read, 0 when there is none, -1 when it is unreadable. */
+static int
+state_read(struct my *m, struct src_pos *p)
+{
+    json_error_t jerr;
+    json_t *o = json_load_file(m->state_path, 0, &jerr);
+    const char *file = NULL, *gtid = "", *server = "";
+    json_int_t pos = 0;
+
+    if (o == NULL)
+        return (access(m->state_path, F_OK) == 0 ? -1 : 0);
+    if (json_unpack(o, "{s:s, s:I, s?s, s?s}", "file", &file, "pos", &pos, "gtid", &gtid, "server",
+                    &server) != 0 ||
+        pos < 4) {
+        json_decref(o);
+        return (-1);
+    }
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", file);
+    p->off = (uint64_t)pos;
+    snprintf(p->gtid, sizeof p->gtid, "%s", gtid);
+    snprintf(m->ckpt_identity, sizeof m->ckpt_identity, "%s", server);
+    json_decref(o);
+    return (1);
+}
+
+/*------------------------------------------------------------------------
+ * The queue (reader thread -> loop)
+ */
+
+/* Reader thread: wait for room; 0, or -1 when stopping. */
+static int
+queue_push(struct my *m, struct my_item *it)
+{
+    int rv = 0;
+
+    uv_mutex_lock(&m->mu);
+    snprintf(it->identity, sizeof it->identity, "%s", m->identity);
+    while (m->qlen == QUEUE_CAP && !m->stop)
+        uv_cond_wait(&m->cond, &m->mu);
+    if (m->stop) {
+        rv = -1;
+    } else {
+        m->queue[(m->qhead + m->qlen) % QUEUE_CAP] = *it;
+        m->qlen++;
+    }
+    uv_mutex_unlock(&m->mu);
+    if (rv == 0)
+        uv_async_send(&m->async);
+    return (rv);
+}
+
+/* Loop thread: take everything queued. */
+static void
+async_cb(uv_async_t *h)
+{
+    struct my_item items[QUEUE_CAP];
+    struct my *m;
+    size_t n, i;
+
+    CAST_OBJ_NOTNULL(m, h->data, MY_MAGIC);
+    uv_mutex_lock(&m->mu);
+    n = m->qlen;
+    for (i = 0; i < n; i++)
+        items[i] = m->queue[(m->qhead + i) % QUEUE_CAP];
+    m->qhead = (m->qhead + n) % QUEUE_CAP;
+    m->qlen = 0;
+    uv_cond_signal(&m->cond);
+    uv_mutex_unlock(&m->mu);
+    for (i = 0; i < n; i++) {
+        snprintf(m->loop_identity, sizeof m->loop_identity, "%s", items[i].identity);
+        if (items[i].txn == NULL)
+            m->core->state(m->core->arg, items[i].streaming);
+        else
+            m->core->commit_txn(m->core->arg, &items[i].pos, items[i].commit_us, items[i].txn);
+    }
+}
+
+/*------------------------------------------------------------------------
+ * Reader thread: connection and server checks
+ */
+
+static int
+stopping(struct my *m)
+{
+    int s;
+
+    uv_mutex_lock(&m->mu);
+    s = m->stop;
+    uv_mutex_unlock(&m->mu);
+    return (s);
+}
+
+/* Sleep up to ms, waking early on stop. */
+static void
+nap(struct my *m, unsigned ms)
+{
+    uv_mutex_lock(&m->mu);
+    if (!m->stop)
+        (void)uv_cond_timedwait(&m->cond, &m->mu, (uint64_t)ms * 1000000ULL);
+    uv_mutex_unlock(&m->mu);
+}
+
+static MYSQL *
+my_connect(struct my *m, char *err, size_t errlen)
+{
+    unsigned timeout = 5, rto = 3 * m->heartbeat_ms / 1000 + 2;
+    MYSQL *c = mysql_init(NULL);
+
+    AN(c);
+    mysql_optionsv(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_optionsv(c, MYSQL_OPT_READ_TIMEOUT, &rto); /* > heartbeat: a dead peer is noticed */
+    if (m->ssl_ca != NULL)
+        mysql_optionsv(c, MYSQL_OPT_SSL_CA, m->ssl_ca);
+    if (m->ssl_mode != NULL && strcmp(m->ssl_mode, "disabled") != 0) {
+        my_bool on = 1, verify = strcmp(m->ssl_mode, "verify_ca") == 0 ||
+                                 strcmp(m->ssl_mode, "verify_identity") == 0;
+        if (strcmp(m->ssl_mode, "preferred") != 0)
+            mysql_optionsv(c, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_optionsv(c, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    }
+    if (mysql_real_connect(c, m->host, m->user, m->password, NULL, m->port, m->socket, 0) == NULL) {
+        snprintf(err, errlen, "could not connect to %s:%u: %s%s", m->host, m->port, mysql_error(c),
+                 mysql_errno(c) == 1045 ? " (check user and password_env/password_file)" : "");
+        mysql_close(c);
+        return (NULL);
+    }
+    return (c);
+}
+
+/* One value of a one-row query, or NULL on any error. */
+static char *
+query_value(MYSQL *c, const char *q, int col)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    char *v = NULL;
+
+    if (mysql_query(c, q) != 0)
+        return (NULL);
+    res = mysql_store_result(c);
+    if (res == NULL)
+        return (NULL);
+    row = mysql_fetch_row(res);
+    if (row != NULL && (unsigned)col < mysql_num_fields(res) && row[col] != NULL)
+        v = tp_strdup(row[col]);
+    mysql_free_result(res);
+    return (v);
+}
+
+static int
+setting_is(MYSQL *c, const char *var, const char *want, char **got)
+{
+    char q[128];
+
+    snprintf(q, sizeof q, "SELECT %s", var);
+    *got = query_value(c, q, 0);
+    return (*got != NULL && strcasecmp(*got, want) == 0);
+}
+
+/* Warn when a setting is not what tagpurge needs; the message names the fix. */
+static void
+want_setting(struct my *m, MYSQL *c, const char *var, const char *want, const char *fix)
+{
+    char *v = NULL;
+
+    if (!setting_is(c, var, want, &v))
+        log_warn("source %s: %s is %s: %s", m->name, var, v ? v : "unknown (server too old?)", fix);
+    free(v);
+}
+
+/* Settings tagpurge depends on; -1 when streaming is impossible. */
+static int
+check_server(struct my *m, MYSQL *c)
+{
+    char *v = NULL;
+    int rv = 0;
+
+    if (!setting_is(c, "@@log_bin", "1", &v)) {
+        log_err("source %s: binary logging is disabled on the server: start it with log_bin "
+                "(e.g. --log-bin=binlog) and binlog_format=ROW",
+                m->name);
+        rv = -1;
+    }
+    free(v);
+    want_setting(m, c, "@@global.binlog_format", "ROW",
+                 "set binlog_format=ROW; statement-format events on mapped tables purge their "
+                 "fallback tags");
+    want_setting(m, c, "@@global.binlog_row_image", "FULL",
+                 "set binlog_row_image=FULL; partial row images purge fallback tags for the "
+                 "values they lack");
+    want_setting(m, c, "@@global.binlog_row_metadata", "FULL",
+                 "set binlog_row_metadata=FULL; until then column names come from "
+                 "information_schema, guarded by column counts");
+    v = query_value(c, "SELECT @@server_id", 0);
+    if (v != NULL && strtoul(v, NULL, 10) == m->server_id) {
+        log_err("source %s: server_id %u is the server's own: choose another server_id", m->name,
+                m->server_id);
+        rv = -1;
+    }
+    free(v);
+    v = query_value(c, "SELECT @@server_uuid", 0);
+    if (v == NULL)
+        v = query_value(c, "SELECT CONCAT('server_id:', @@server_id)", 0);
+    uv_mutex_lock(&m->mu);
+    snprintf(m->identity, sizeof m->identity, "%s", v ? v : "");
+    uv_mutex_unlock(&m->mu);
+    free(v);
+    return (rv);
+}
+
+/*------------------------------------------------------------------------
+ * Reader thread: where to start
+ */
+
+/* SHOW BINARY LOGS: 1 when file is listed; oldest gets the first file. */
+static int
+binlog_listed(MYSQL *c, const char *file, char *oldest, size_t len)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    int found = 0;
+
+    oldest[0] = '\0';
+    if (mysql_query(c, "SHOW BINARY LOGS") != 0 || (res = mysql_store_result(c)) == NULL)
+        return (-1);
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        if (oldest[0] == '\0' && row[0] != NULL)
+            snprintf(oldest, len, "%s", row[0]);
+        if (row[0] != NULL && strcmp(row[0], file) == 0)
+            found = 1;
+    }
+    mysql_free_result(res);
+    return (found);
+}
+
+static int
+end_position(struct my *m, MYSQL *c, struct src_pos *p)
+{
+    char *file = query_value(c, "SHOW MASTER STATUS", 0), *pos;
+
+    if (file == NULL) /* MySQL 8.4 renamed it */
+        file = query_value(c, "SHOW BINARY LOG STATUS", 0);
+    if (file == NULL) {
+        log_err("source %s: cannot read the binlog position (SHOW MASTER STATUS): %s; grant "
+                "REPLICATION CLIENT (BINLOG MONITOR) and enable log_bin",
+                m->name, mysql_error(c));
+        return (-1);
+    }
+    pos = query_value(c, "SHOW MASTER STATUS", 1);
+    if (pos == NULL)
+        pos = query_value(c, "SHOW BINARY LOG STATUS", 1);
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", file);
+    p->off = pos ? strtoull(pos, NULL, 10) : 4;
+    free(file);
+    free(pos);
+    file = query_value(c, "SELECT @@gtid_binlog_pos", 0);
+    snprintf(p->gtid, sizeof p->gtid, "%s", file ? file : "");
+    free(file);
+    return (0);
+}
+
+/*
+ * The gap: purge everything mapped, once, as its own transaction at the new
+ * start, so the checkpoint moves there only after the broad purge is delivered.
+ */
+static void
+emit_gap(struct my *m, const struct src_pos *at, const char *why)
+{
+    struct my_item it;
+
+    log_err("source %s: GAP: %s: changes may have been lost: purging the fallback tags of every "
+            "mapped table and continuing from %s:%llu",
+            m->name, why, at->name, (unsigned long long)at->off);
+    memset(&it, 0, sizeof it);
+    it.pos = *at;
+    it.txn = txn_new(m->map, m->max_txn_tags, m->name);
+    txn_broaden(it.txn, NULL);
+    (void)queue_push(m, &it);
+}
+
+/* Decide the start: checkpoint, else config, else the current end; gaps to the oldest log. */
+static int
+start_position(struct my *m, MYSQL *c, struct src_pos *p)
+{
+    const char *gap = NULL;
+    char oldest[256], why[400];
+    struct src_pos ck;
+    int r = state_read(m, &ck), listed;
+
+    if (r < 0)
+        gap = "the checkpoint file is unreadable";
+    else if (r > 0 && m->ckpt_identity[0] && m->identity[0] &&
+             strcmp(m->ckpt_identity, m->identity) != 0)
+        gap = "the server is not the one the checkpoint came from";
+    if (m->lost)
+        gap = "the server no longer has the position we asked for (error 1236)";
+    m->lost = 0;
+    memset(p, 0, sizeof *p);
+    if (gap == NULL && bl_committed(m->dec)->file[0] != '\0') {
+        /* Reconnecting within this process: resume after what was already queued. */
+        snprintf(p->name, sizeof p->name, "%s", bl_committed(m->dec)->file);
+        p->off = bl_committed(m->dec)->pos;
+        snprintf(p->gtid, sizeof p->gtid, "%s", bl_committed(m->dec)->gtid);
+    } else if (gap == NULL && r > 0) {
+        *p = ck;
+    } else if (gap == NULL && m->start_gtid != NULL) {
+        snprintf(p->gtid, sizeof p->gtid, "%s", m->start_gtid);
+        return (0); /* the server finds the file itself */
+    } else if (gap == NULL && m->start_file != NULL) {
+        snprintf(p->name, sizeof p->name, "%s", m->start_file);
+        p->off = m->start_pos;
+    } else if (gap == NULL && end_position(m, c, p) != 0) {
+        return (-1);
+    }
+    listed = binlog_listed(c, p->name, oldest, sizeof oldest);
+    if (listed < 0 || oldest[0] == '\0') {
+        log_err("source %s: SHOW BINARY LOGS failed: %s; grant REPLICATION CLIENT (BINLOG "
+                "MONITOR) and enable log_bin",
+                m->name, mysql_error(c));
+        return (-1);
+    }
+    if (gap == NULL && listed == 0) {
+        snprintf(why, sizeof why, "binlog %s is no longer on the server", p->name);
+        gap = why;
+    }
+    if (gap != NULL) {
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", oldest);
+        p->off = 4;
+        emit_gap(m, p, gap);
+    }
+    return (0);
+}
+
+/*------------------------------------------------------------------------
+ * Reader thread: decoder callbacks
+ */
+
+static int
+cb_mapped(void *arg, const char *table)
+{
+    struct my *m = arg;
+
+    return (tagmap_lookup(m->map, table) != NULL);
+}
+
+static struct my_names *
+names_find(struct my *m, const char *table)
+{
+    size_t i;
+
+    for (i = 0; i < m->nnames; i++)
+        if (strcmp(m->names[i].table, table) == 0)
+            return (&m->names[i]);
+    return (NULL);
+}
+
+static void
+names_drop(struct my *m, const char *table)
+{
+    struct my_names *n = names_find(m, table);
+    size_t i;
+
+    if (n == NULL)
+        return;
+    for (i = 0; i < n->n; i++)
+        free(n->cols[i]);
+    free(n->cols);
+    free(n->table);
+    *n = m->names[--m->nnames];
+}
+
+/* information_schema, for servers without binlog_row_metadata=FULL. */
+static void
+names_load(struct my *m, const char *table, struct my_names *n)
+{
+    char q[1024], esc[2][130], db[65];
+    const char *dot = strchr(table, '.');
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    if (m->meta == NULL || dot == NULL || dot - table > 64 || strlen(dot + 1) > 64)
+        return;
+    snprintf(db, sizeof db, "%.*s", (int)(dot - table), table);
+    mysql_real_escape_string(m->meta, esc[0], db, (unsigned long)strlen(db));
+    mysql_real_escape_string(m->meta, esc[1], dot + 1, (unsigned long)strlen(dot + 1));
+    snprintf(q, sizeof q,
+             "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' "
+             "AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+             esc[0], esc[1]);
+    if (mysql_query(m->meta, q) != 0 || (res = mysql_store_result(m->meta)) == NULL)
+        return;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        n->cols = tp_realloc(n->cols, (n->n + 1) * sizeof *n->cols);
+        n->cols[n->n++] = tp_strdup(row[0] ? row[0] : "");
+    }
+    mysql_free_result(res);
+}
+
+/*
+ * Names without FULL metadata.  The guard: the column count of the
+ * information_schema answer must equal the event's, else the rows broaden
+ * instead of decoding with a wrong schema.  A DDL on the table drops the
+ * cache entry (schema_changed), so the names are read again.
+ */
+static const char *const *
+cb_names(void *arg, const char *table, size_t ncols)
+{
+    struct my *m = arg;
+    struct my_names *n = names_find(m, table);
+
+    if (n == NULL) {
+        m->names = tp_realloc(m->names, (m->nnames + 1) * sizeof *m->names);
+        n = &m->names[m->nnames++];
+        memset(n, 0, sizeof *n);
+        n->table = tp_strdup(table);
+        names_load(m, table, n);
+    }
+    if (n->n != ncols) {
+        log_warn("source %s: %s: information_schema has %zu columns, the binlog %zu: purging "
+                 "fallback tags",
+                 m->name, table, n->n, ncols);
+        names_drop(m, table);
+        return (NULL);
+    }
+    return ((const char *const *)n->cols);
+}
+
+static void
+cb_schema_changed(void *arg, const char *table)
+{
+    names_drop(arg, table);
+}
+
+static void
+cb_begin(void *arg)
+{
+    struct my *m = arg;
+
+    txn_reset(m->txn);
+}
+
+static void
+cb_change(void *arg, const struct change *c)
+{
+    struct my *m = arg;
+
+    txn_change(m->txn, c);
+}
+
+static void
+cb_broaden(void *arg, const char *table, const char *why)
+{
+    struct my *m = arg;
+
+    log_warn("source %s: %s: %s: purging fallback tags", m->name,
+             table ? table : "every mapped table", why);
+    txn_broaden(m->txn, table);
+}
+
+static void
+cb_statement(void *arg, const char *table)
+{
+    struct my *m = arg;
+
+    (void)table;
+    txn_count_statement(m->txn);
+}
+
+static void
+cb_commit(void *arg, const struct bl_pos *bp)
+{
+    struct my *m = arg;
+    struct my_item it;
+
+    memset(&it, 0, sizeof it);
+    snprintf(it.pos.name, sizeof it.pos.name, "%s", bp->file);
+    it.pos.off = bp->pos;
+    snprintf(it.pos.gtid, sizeof it.pos.gtid, "%s", bp->gtid);
+    it.commit_us = (int64_t)bp->timestamp * 1000000;
+    it.txn = m->txn; /* the loop takes it */
+    m->txn = txn_new(m->map, m->max_txn_tags, m->name);
+    if (queue_push(m, &it) != 0)
+        txn_destroy(&it.txn);
+}
+
+static void
+cb_abort(void *arg)
+{
+    struct my *m = arg;
+
+    txn_reset(m->txn);
+}
+
+/*------------------------------------------------------------------------
+ * Reader thread: the dump
+ */
+
+static void
+say_state(struct my *m, int streaming)
+{
+    struct my_item it;
+
+    memset(&it, 0, sizeof it);
+    it.streaming = streaming;
+    (void)queue_push(m, &it);
+}
+
+static const char *
+dump_hint(unsigned errnum, const char *err)
+{
+    if (errnum == 1227)
+        return ("; grant REPLICATION SLAVE to the user");
+    if (strstr(err, "same server_id") != NULL || strstr(err, "same server_uuid") != NULL)
+        return ("; another replica uses this server_id: choose a unique server_id");
+    if (strstr(err, "binary logging") != NULL)
+        return ("; enable log_bin on the server");
+    return ("");
+}
+
+/* Stream until an error; returns after logging it. */
+static void
+dump(struct my *m, MYSQL *c, const struct src_pos *start)
+{
+    struct bl_fetch_params fp = {m->server_id, start->name, start->off,
+                                 start->name[0] ? NULL : start->gtid, m->heartbeat_ms};
+    const unsigned char *ev;
+    struct bl_fetch *f;
+    unsigned errnum = 0;
+    char err[512], *crc = NULL;
+    size_t len;
+    int first = 1;
+
+    bl_set_position(m->dec, start->name, start->off);
+    bl_set_gtid_state(m->dec, start->gtid);
+    bl_set_checksum(m->dec, setting_is(c, "@@global.binlog_checksum", "CRC32", &crc));
+    free(crc);
+    if (bl_fetch_open(&f, c, &fp, &errnum, err, sizeof err) != 0) {
+        log_err("source %s: could not start the binlog dump: %s%s", m->name, err,
+                dump_hint(errnum, err));
+        return;
+    }
+    while (!stopping(m) && bl_fetch_next(f, &ev, &len, &errnum, err, sizeof err) == 1) {
+        if (first) {
+            first = 0;
+            say_state(m, 1);
+        }
+        (void)bl_feed(m->dec, ev, len); /* errors broaden the transaction, logged there */
+    }
+    if (!stopping(m))
+        log_err("source %s: binlog dump stopped: %s%s", m->name, err, dump_hint(errnum, err));
+    if (errnum == 1236 && !stopping(m))
+        m->lost = 1; /* the file or GTID we asked for is gone: the next start is a gap */
+    bl_fetch_close(&f);
+    if (!first)
+        say_state(m, 0);
+}
+
+static int
+load_password(struct my *m)
+{
+    char buf[1024];
+    FILE *f;
+    size_t n;
+
+    if (m->password_env != NULL) {
+        const char *v = getenv(m->password_env);
+        if (v == NULL) {
+            log_err("source %s: password_env names %s, which is not set", m->name, m->password_env);
+            return (-1);
+        }
+        m->password = tp_strdup(v);
+    } else if (m->password_file != NULL) {
+        f = fopen(m->password_file, "r");
+        if (f == NULL) {
+            log_err("source %s: cannot read password_file %s: %s", m->name, m->password_file,
+                    strerror(errno));
+            return (-1);
+        }
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        m->password = tp_strdup(buf);
+        memset(buf, 0, sizeof buf);
+    }
+    return (0);
+}
+
+/* One connection's life: connect, check, position, stream.  0 when it streamed. */
+static int
+session(struct my *m)
+{
+    struct src_pos start;
+    char err[512];
+    MYSQL *c = my_connect(m, err, sizeof err);
+    int rv = -1;
+
+    if (c == NULL) {
+        log_err("source %s: %s", m->name, err);
+        return (-1);
+    }
+    m->meta = my_connect(m, err, sizeof err);
+    if (check_server(m, c) == 0 && start_position(m, c, &start) == 0) {
+        uv_mutex_lock(&m->mu);
+        m->live = c;
+        uv_mutex_unlock(&m->mu);
+        log_info("source %s: reading binlog from %s:%llu%s%s", m->name,
+                 start.name[0] ? start.name : "(gtid)", (unsigned long long)start.off,
+                 start.gtid[0] ? " gtid " : "", start.gtid);
+        dump(m, c, &start);
+        rv = 0;
+    }
+    uv_mutex_lock(&m->mu);
+    m->live = NULL;
+    uv_mutex_unlock(&m->mu);
+    mysql_close(c);
+    if (m->meta != NULL)
+        mysql_close(m->meta);
+    m->meta = NULL;
+    return (rv);
+}
+
+static void
+reader_main(void *arg)
+{
+    struct my *m = arg;
+    unsigned backoff = 500;
+    struct bl_callbacks cb = {m,         cb_mapped,  cb_names,     cb_schema_changed, cb_begin,
+                              cb_change, cb_broaden, cb_statement, cb_commit,         cb_abort};
+
+    mysql_thread_init();
+    m->txn = txn_new(m->map, m->max_txn_tags, m->name);
+    m->dec = bl_new(&cb);
+    while (!stopping(m)) {
+        if (session(m) == 0)
+            backoff = 500;
+        if (stopping(m))
+            break;
+        if (bl_in_txn(m->dec))
+            cb_abort(m); /* the server resends the whole transaction */
+        log_info("source %s: reconnecting in %u ms", m->name, backoff);
+        nap(m, backoff);
+        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+    }
+    bl_destroy(&m->dec);
+    txn_destroy(&m->txn);
+    mysql_thread_end();
+}
+
+/*------------------------------------------------------------------------
+ * The connector interface (loop thread)
+ */
+
+/* Checkpoint writes are fsynced: batch them to at most one per FLUSH_MS. */
+#define FLUSH_MS 50
+
+static void
+flush_cb(uv_timer_t *t)
+{
+    struct my *m;
+
+    CAST_OBJ_NOTNULL(m, t->data, MY_MAGIC);
+    if (!m->dirty)
+        return;
+    m->dirty = 0;
+    (void)state_write(m, &m->confirmed, m->loop_identity);
+}
+
+static int
+my_start(void *priv, uv_loop_t *loop, const struct tagmap *map, const struct conn_core *core,
+         const struct conn_env *env)
+{
+    struct my *m;
+    size_t n;
+
+    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    m->loop = loop;
+    m->map = map;
+    m->core = core;
+    if (load_password(m) != 0)
+        return (-1);
+    AZ(uv_mutex_init(&m->mu));
+    AZ(uv_cond_init(&m->cond));
+    AZ(uv_async_init(loop, &m->async, async_cb));
+    m->async.data = m;
+    AZ(uv_timer_init(loop, &m->flush));
+    m->flush.data = m;
+    m->max_txn_tags = env->max_txn_tags;
+    if (mkdir(env->state_dir, 0700) != 0 && errno != EEXIST) {
+        log_err("source %s: cannot create state_dir %s: %s", m->name, env->state_dir,
+                strerror(errno));
+        return (-1);
+    }
+    n = strlen(env->state_dir) + strlen(m->name) + 16;
+    m->state_path = tp_malloc(n);
+    snprintf(m->state_path, n, "%s/%s.binlog.json", env->state_dir, m->name);
+    if (uv_thread_create(&m->thread, reader_main, m) != 0) {
+        log_err("source %s: cannot start the reader thread", m->name);
+        return (-1);
+    }
+    m->thread_started = 1;
+    return (0);
+}
+
+static void
+my_confirm(void *priv, const struct src_pos *pos)
+{
+    struct my *m;
+
+    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    m->confirmed = *pos;
+    m->dirty = 1;
+    if (!uv_is_active((uv_handle_t *)&m->flush))
+        AZ(uv_timer_start(&m->flush, flush_cb, FLUSH_MS, 0));
+}
+
+static void
+handle_closed(uv_handle_t *h)
+{
+    struct my *m;
+
+    CAST_OBJ_NOTNULL(m, h->data, MY_MAGIC);
+    if (h == (uv_handle_t *)&m->flush && m->stopped != NULL)
+        m->stopped(m->stopped_arg);
+}
+
+static void
+my_stop(void *priv, void (*done)(void *), void *arg)
+{
+    struct my *m;
+    struct my_item it;
+
+    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    if (m->loop == NULL) {
+        done(arg);
+        return;
+    }
+    uv_mutex_lock(&m->mu);
+    m->stop = 1;
+    uv_cond_broadcast(&m->cond);
+    if (m->live != NULL) /* wake a fetch blocked in recv() */
+        (void)shutdown(mysql_get_socket(m->live), SHUT_RDWR);
+    uv_mutex_unlock(&m->mu);
+    if (m->thread_started)
+        AZ(uv_thread_join(&m->thread));
+    m->thread_started = 0;
+    /* Transactions still queued were never delivered: drop them unconfirmed. */
+    while (m->qlen > 0) {
+        it = m->queue[m->qhead];
+        m->qhead = (m->qhead + 1) % QUEUE_CAP;
+        m->qlen--;
+        txn_destroy(&it.txn);
+    }
+    flush_cb(&m->flush); /* the last confirmed position, nothing newer */
+    m->stopped = done;
+    m->stopped_arg = arg;
+    uv_close((uv_handle_t *)&m->async, handle_closed);
+    uv_close((uv_handle_t *)&m->flush, handle_closed);
+}
+
+static void
+my_destroy(void *priv)
+{
+    struct my *m;
+    size_t i;
+
+    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    if (m->loop != NULL) {
+        uv_mutex_destroy(&m->mu);
+        uv_cond_destroy(&m->cond);
+    }
+    for (i = 0; m->names != NULL && i < m->nnames;)
+        names_drop(m, m->names[i].table);
+    free(m->names);
+    if (m->password != NULL) {
+        memset(m->password, 0, strlen(m->password));
+        free(m->password);
+    }
+    free(m->name);
+    free(m->host);
+    free(m->user);
+    free(m->password_env);
+    free(m->password_file);
+    free(m->socket);
+    free(m->ssl_ca);
+    free(m->ssl_mode);
+    free(m->state_path);
+    free(m->start_file);
+    free(m->start_gtid);
+    FREE_OBJ(m);
+}
+
+static void
+my_format_pos(const struct src_pos *pos, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:%llu%s%s", pos->name, (unsigned long long)pos->off,
+             pos->gtid[0] ? " " : "", pos->gtid);
+}
+
+const struct connector_impl conn_mysql = {
+    .name = "mysql",
+    .configure = my_configure,
+    .start = my_start,
+    .confirm = my_confirm,
+    .stop = my_stop,
+    .destroy = my_destroy,
+    .format_pos = my_format_pos,
+};
