@@ -817,6 +817,100 @@ read_partial_bits(const struct bl_table *t, const unsigned char *present, struct
     return (rd_skip(r, (njson + 7) / 8));
 }
 
+/*------------------------------------------------------------------------
+ * Character sets.  Tags are built from text as a UTF-8 client sees it, so
+ * character columns are converted from their column charset.  ASCII-only
+ * text is the same in every ASCII-compatible charset; other text is
+ * converted from latin1, passed through from UTF-8, and otherwise unknown
+ * (fallback tags: never a guess).
+ */
+enum cs_kind { CS_UTF8, CS_LATIN1, CS_BINARY, CS_OTHER };
+
+static enum cs_kind
+charset_kind(int id)
+{
+    if (id == 63)
+        return (CS_BINARY);
+    if (id == 5 || id == 8 || id == 15 || id == 31 || (id >= 47 && id <= 49) || id == 94)
+        return (CS_LATIN1);
+    if (id == 11 || id == 65 || id == 33 || id == 83 || (id >= 192 && id <= 215) || id == 223 ||
+        id == 45 || id == 46 || (id >= 224 && id <= 247) || (id >= 255 && id <= 323))
+        return (CS_UTF8); /* ascii, utf8mb3, utf8mb4 (MySQL 8 and MariaDB ids) */
+    return (CS_OTHER);
+}
+
+/* MySQL's latin1 is Windows-1252: 0x80-0x9F are not C1 controls. */
+static const uint16_t cp1252_hi[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+static size_t
+utf8_put(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return (1);
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return (2);
+    }
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return (3);
+}
+
+/* Re-encode arena bytes [off, len) from latin1 to UTF-8. */
+static void
+latin1_to_utf8(struct bl_out *a, size_t off)
+{
+    size_t n = a->len - off, i, o = 0;
+    char *tmp = tp_malloc(3 * n + 1);
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a->buf[off + i];
+        o += utf8_put(tmp + o, c >= 0x80 && c < 0xA0 ? cp1252_hi[c - 0x80] : c);
+    }
+    a->len = off;
+    if (a->cap < off + o + 1) {
+        a->cap = off + o + 1;
+        a->buf = tp_realloc(a->buf, a->cap);
+    }
+    memcpy(a->buf + off, tmp, o);
+    a->len = off + o;
+    a->buf[a->len] = '\0';
+    free(tmp);
+}
+
+/* 0, or -1 when the text cannot be known as UTF-8 (the value becomes unknown). */
+static int
+to_utf8(struct bl_decoder *d, const struct bl_coldef *c, size_t off)
+{
+    enum cs_kind k;
+    size_t i;
+
+    if (!is_character(c) || real_type(c) == BL_T_ENUM || real_type(c) == BL_T_SET)
+        return (0);
+    k = charset_kind(c->charset);
+    if (k == CS_UTF8 || k == CS_BINARY)
+        return (0);
+    for (i = off; i < d->val.len; i++)
+        if ((unsigned char)d->val.buf[i] >= 0x80)
+            break;
+    if (i == d->val.len)
+        return (0); /* ASCII: the same text in every charset we could meet */
+    if (k == CS_LATIN1) {
+        latin1_to_utf8(&d->val, off);
+        return (0);
+    }
+    d->val.len = off;
+    return (-1);
+}
+
 /* Value offsets go into the arena; pointers are fixed once the row is complete. */
 static int
 decode_value(struct bl_decoder *d, const struct bl_coldef *c, struct rd *r, struct col_value *v)
@@ -827,6 +921,8 @@ decode_value(struct bl_decoder *d, const struct bl_coldef *c, struct rd *r, stru
     if (bl_value(c, r->p, (size_t)(r->end - r->p), &used, &st, &d->val) != 0)
         return (-1);
     r->p += used;
+    if (st == BL_VALUE && to_utf8(d, c, off) != 0)
+        st = BL_UNKNOWN;
     v->state = st == BL_VALUE ? COL_VALUE : COL_UNKNOWN;
     v->data = (const char *)(uintptr_t)off;
     v->len = st == BL_VALUE ? d->val.len - off : 0;
