@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Throwaway PostgreSQL 15, test origin and Varnish + xkey nodes for tagpurge tests.
+"""Throwaway PostgreSQL 15, MariaDB 10.11, test origin and Varnish + xkey nodes for tagpurge tests.
 
-Stdlib only. Works as root (initdb/pg_ctl run through `runuser -u postgres`)
-and as an unprivileged user. See /work/shared/notes/services.md for the recipes.
+Stdlib only. Works as root (initdb/pg_ctl run through `runuser -u postgres`,
+mariadbd with --user=root) and as an unprivileged user. See
+/work/shared/notes/services.md for the recipes.
 
 Library
 -------
@@ -18,18 +19,30 @@ Library
         .get(path, headers=None) -> (status, {lower-case header: value}, body str)
         .request(method, path, headers=None, source_ip=None) -> same triple
         .adm(*args) -> str (varnishadm)   .sigstop()  .sigcont()  .stop()
-    start_all(root, n_varnish=2) -> Env   stop_all(env, remove_root=True)
+    MariaDB(root, port=None, start=True, extra_args=())
+                                           mariadb-install-db + mariadbd (direct child) in <root>/my,
+                                           binlog ROW/FULL/FULL, server_id 1; extra_args go last
+        .port .host .socket .datadir .pid .log .extra_args
+        .sql(query, db=None) -> str        stdout of `mariadb -N -B` as root over the socket
+                                           (trailing newline removed; multi-statement text ok)
+        .stop()  .restart(extra_args=None)  .kill9()  .sigstop()  .sigcont()
+        users repl@127.0.0.1/replpw (REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.*)
+              norepl@127.0.0.1/noreplpw (SELECT ON *.* only)
+    start_all(root, n_varnish=2, mariadb=False) -> Env   stop_all(env, remove_root=True)
     load_env(dir) -> Env                   objects bound to servers started by `up`
-        Env.root Env.pg Env.origin Env.varnish[i] Env.data (raw env.json)
+        Env.root Env.pg Env.origin Env.varnish[i] Env.mariadb (None unless --mariadb)
+        Env.data (raw env.json)
 
 CLI (ctest fixtures)
 --------------------
-    services.py up   --dir DIR [--varnish N]   start, write DIR/env.json, exit (servers keep running)
-    services.py down --dir DIR                 stop recorded PIDs, remove the temp root
+    services.py up   --dir DIR [--varnish N] [--mariadb]
+                                           start, write DIR/env.json, exit (servers keep running)
+    services.py down --dir DIR             stop recorded PIDs, remove the temp root
 Exit codes: 0 ok, 1 failure, 2 usage, 77 a required binary/module is missing (skip).
 
-Binaries: $VARNISHD, $VARNISHADM, $PG_CONFIG, $PSQL override the lookup
-(otherwise PATH, then /usr/sbin; initdb/pg_ctl/postgres/psql from `pg_config --bindir`).
+Binaries: $VARNISHD, $VARNISHADM, $PG_CONFIG, $PSQL, $MARIADBD, $MARIADB_INSTALL_DB,
+$MARIADB, $MARIADB_ADMIN override the lookup (otherwise PATH, then /usr/sbin;
+initdb/pg_ctl/postgres/psql from `pg_config --bindir`).
 """
 
 import argparse
@@ -42,6 +55,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -607,19 +621,248 @@ class Varnish(_Child):
 
 
 # --------------------------------------------------------------------------
+# MariaDB
+
+def mariadb_binary(name):
+    """Locate a MariaDB program: $<NAME> with '-' as '_' (MARIADBD, MARIADB_INSTALL_DB,
+    MARIADB, MARIADB_ADMIN), PATH, /usr/sbin, /usr/bin."""
+    var = name.upper().replace("-", "_")
+    override = os.environ.get(var)
+    if override:
+        if os.access(override, os.X_OK) and Path(override).is_file():
+            return override
+        raise MissingDependency(f"${var}={override} is not an executable file")
+    try:
+        return find_binary(name, ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"))
+    except MissingDependency:
+        raise MissingDependency(f"{name} not found "
+                                "(apt-get install mariadb-server mariadb-client)") from None
+
+
+def mariadb_env():
+    """Environment without MYSQL_* / MARIADB_* variables (MYSQL_PWD, MYSQL_HOST, ...)
+    that could redirect or break the mariadb clients."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("MYSQL", "MARIADB_"))}
+
+
+class MariaDB(_Child):
+    """A private MariaDB server in <root>/my: datadir <root>/my/data (binlog files
+    <datadir>/binlog.NNNNNN), unix socket <root>/my/sock, TCP 127.0.0.1:port, log
+    <root>/my/error.log. mariadbd runs as a direct child in its own session (stop by
+    PID). Settings: /work/shared/notes/services.md section 3.1; extra_args are
+    appended last, so they override (e.g. "--binlog-format=MIXED", "--skip-log-bin",
+    "--binlog-row-metadata=NO_LOG").
+
+    Users (TCP only, --skip-name-resolve): repl@127.0.0.1 / replpw with REPLICATION
+    SLAVE, REPLICATION CLIENT, SELECT ON *.*; norepl@127.0.0.1 / noreplpw with SELECT
+    ON *.* only. root has no password on the socket. They are created with
+    sql_log_bin=0, so the binlog holds only what tests write."""
+
+    name = "mariadbd"
+    host = "127.0.0.1"
+    repl_user, repl_password = "repl", "replpw"
+    norepl_user, norepl_password = "norepl", "noreplpw"
+
+    USERS_SQL = (
+        "SET SESSION sql_log_bin = 0;\n"
+        "CREATE USER IF NOT EXISTS 'repl'@'127.0.0.1' IDENTIFIED BY 'replpw';\n"
+        "GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'repl'@'127.0.0.1';\n"
+        "CREATE USER IF NOT EXISTS 'norepl'@'127.0.0.1' IDENTIFIED BY 'noreplpw';\n"
+        "GRANT SELECT ON *.* TO 'norepl'@'127.0.0.1';\n")
+
+    # small InnoDB, no doublewrite, lazy flushing: for a throwaway test server only
+    INNODB_ARGS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
+                   "--skip-innodb-doublewrite", "--innodb-flush-log-at-trx-commit=2")
+
+    def __init__(self, root, port=None, start=True, extra_args=()):
+        self.root = Path(root)
+        self.dir = self.root / "my"
+        self.datadir = str(self.dir / "data")
+        self.socket = str(self.dir / "sock")
+        self.pidfile = str(self.dir / "pid")
+        self.log = str(self.dir / "error.log")
+        self.port = port
+        self.extra_args = tuple(extra_args)
+        if len(self.socket.encode()) >= 100:
+            raise ServiceError(f"unix socket path too long ({len(self.socket)} bytes): {self.socket}")
+        self.mariadbd = mariadb_binary("mariadbd")
+        if start:
+            self.start()
+
+    @classmethod
+    def attach(cls, info):
+        """Bind to a running server described by env.json's "mariadb" entry. If the
+        server was restarted by another process since (new PID, same datadir), its
+        pid file is believed."""
+        self = cls.__new__(cls)
+        self.port, self.pid = int(info["port"]), int(info["pid"])
+        self.socket, self.datadir = info["socket"], info["datadir"]
+        self.dir = Path(self.datadir).parent
+        self.root = self.dir.parent
+        self.pidfile = str(self.dir / "pid")
+        self.log = info.get("log", str(self.dir / "error.log"))
+        self.extra_args = tuple(info.get("extra_args", ()))
+        self.mariadbd = None
+        current = self._pidfile_pid()
+        if current is not None and current != self.pid and self._is_ours(current):
+            self.pid = current
+        return self
+
+    def info(self):
+        return {"port": self.port, "host": self.host, "socket": self.socket,
+                "datadir": self.datadir, "pid": self.pid, "log": self.log,
+                "extra_args": list(self.extra_args)}
+
+    # -- process control
+
+    def start(self):
+        """Initialize the datadir if needed, start mariadbd (retrying with a new port if
+        a free port was raced away), wait for ping, create the test users."""
+        fresh = not Path(self.datadir, "mysql").is_dir()
+        if fresh:
+            self._install_db()
+        for attempt in range(PORT_RETRIES):
+            if self.port is None or attempt > 0:
+                self.port = free_ports(1)[0]
+            try:
+                self._start_once()
+                break
+            except ServiceError as e:
+                if "Address already in use" not in str(e) or attempt == PORT_RETRIES - 1:
+                    raise
+        if fresh:
+            try:
+                self.sql(self.USERS_SQL)
+            except BaseException:
+                self.stop()
+                raise
+
+    def _user_args(self):
+        return ["--user=root"] if is_root() else []
+
+    def _install_db(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        install_log = self.dir / "install-db.log"
+        # --no-defaults must be the first option, or /etc/mysql/my.cnf is read.
+        argv = ([mariadb_binary("mariadb-install-db"), "--no-defaults"] + self._user_args() +
+                [f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",
+                 "--skip-test-db"] + list(self.INNODB_ARGS))
+        with open(install_log, "wb") as out:
+            res = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=mariadb_env(), timeout=120)
+        if res.returncode != 0:
+            raise ServiceError(f"mariadb-install-db failed ({res.returncode})\n"
+                               f"--- {install_log} ---\n{log_tail(install_log)}")
+
+    def _argv(self):
+        return ([self.mariadbd or mariadb_binary("mariadbd"), "--no-defaults"] + self._user_args() +
+                [f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",
+                 f"--socket={self.socket}", f"--pid-file={self.pidfile}",
+                 f"--log-error={self.log}", f"--log-bin={self.datadir}/binlog",
+                 "--binlog-format=ROW", "--binlog-row-image=FULL",
+                 "--binlog-row-metadata=FULL", "--server-id=1", "--skip-name-resolve"] +
+                list(self.INNODB_ARGS) + ["--sync-binlog=0"] + list(self.extra_args))
+
+    def _start_once(self):
+        if self.pid is not None and self.alive():
+            raise ServiceError(f"mariadbd pid {self.pid} is still running")
+        log_start = Path(self.log).stat().st_size if Path(self.log).exists() else 0
+        self._spawn(self._argv(), self.log)
+        try:
+            wait_for(self._ping, f"mariadbd on port {self.port}", alive=self.alive, log=self.log)
+        except ServiceError as e:
+            self.stop()
+            tail = Path(self.log).read_text(errors="replace")[log_start:]
+            if "Address already in use" in tail:
+                raise ServiceError(f"port {self.port}: Address already in use\n{e}") from e
+            raise
+
+    def _admin_argv(self):
+        return [mariadb_binary("mariadb-admin"), "--no-defaults", "-uroot",
+                f"--socket={self.socket}"]
+
+    def _ping(self):
+        try:
+            res = subprocess.run(self._admin_argv() + ["--connect-timeout=2", "ping"],
+                                 stdin=subprocess.DEVNULL, capture_output=True,
+                                 env=mariadb_env(), timeout=10)
+        except subprocess.TimeoutExpired:
+            return False
+        return res.returncode == 0
+
+    def stop(self):
+        """SIGTERM (after SIGCONT), wait; SIGKILL after STOP_TIMEOUT_S."""
+        if self.pid is not None and (self.popen is not None or self._is_ours(self.pid)):
+            terminate([self.proc()])
+
+    def restart(self, extra_args=None):
+        """Stop (if running), then start again on the same port and datadir; with
+        extra_args, replace the extra arguments (pass () to drop them)."""
+        self.stop()
+        if extra_args is not None:
+            self.extra_args = tuple(extra_args)
+        self._start_once()
+
+    def kill9(self):
+        """SIGKILL mariadbd and wait until it is gone (restart() recovers the datadir)."""
+        if self.pid is None:
+            return
+        proc = self.proc()
+        if proc.gone():
+            return
+        proc.send(signal.SIGKILL, to_group=True)
+        wait_for(proc.gone, f"mariadbd pid {self.pid} SIGKILL", timeout=STOP_TIMEOUT_S, log=self.log)
+
+    def _pidfile_pid(self):
+        try:
+            return int(Path(self.pidfile).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _is_ours(self, pid):
+        """pid runs mariadbd on our datadir (guards against PID reuse)."""
+        cmd = pid_cmdline(pid)
+        return pid_alive(pid) and "mariadbd" in cmd and f"--datadir={self.datadir} " in cmd + " "
+
+    # -- client
+
+    def sql(self, query, db=None):
+        """Run query (one or more statements; fed on stdin) with
+        `mariadb --no-defaults -uroot --socket=... -N -B [--database=db]`; return stdout
+        without its trailing newline (tab-separated columns, one row per line).
+        Stops at the first error and raises ServiceError with stderr."""
+        argv = [mariadb_binary("mariadb"), "--no-defaults", "-uroot", f"--socket={self.socket}",
+                "-N", "-B"]
+        if db:
+            argv.append(f"--database={db}")
+        res = subprocess.run(argv, input=query, capture_output=True, text=True,
+                             env=mariadb_env(), timeout=120)
+        if res.returncode != 0:
+            raise ServiceError(f"mariadb{' --database=' + db if db else ''} failed "
+                               f"({res.returncode}): {res.stderr.strip()}\nSQL: {query}")
+        return res.stdout.rstrip("\n")
+
+
+# --------------------------------------------------------------------------
 # a whole environment
 
 class Env:
-    """root, pg, origin, varnish[] and the raw env.json dict (data)."""
+    """root, pg, origin, varnish[], mariadb (None unless started) and the raw
+    env.json dict (data)."""
 
-    def __init__(self, root, pg=None, origin=None, varnish=None, data=None):
+    def __init__(self, root, pg=None, origin=None, varnish=None, data=None, mariadb=None):
         self.root, self.pg, self.origin = str(root), pg, origin
         self.varnish = varnish or []
         self.data = data
+        self.mariadb = mariadb
 
     def to_json(self):
-        return {"root": self.root, "pg": self.pg.info(), "origin": self.origin.info(),
-                "varnish": [v.info() for v in self.varnish]}
+        out = {"root": self.root, "pg": self.pg.info(), "origin": self.origin.info(),
+               "varnish": [v.info() for v in self.varnish]}
+        if self.mariadb is not None:
+            out["mariadb"] = self.mariadb.info()
+        return out
 
 
 def make_root():
@@ -629,17 +872,44 @@ def make_root():
     return root
 
 
-def check_dependencies(n_varnish):
+def check_dependencies(n_varnish, mariadb=False):
     psql_binary(pg_bindir())
     if n_varnish > 0:
         find_binary("varnishd")
+    if mariadb:
+        for tool in ("mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin"):
+            mariadb_binary(tool)
 
 
-def start_all(root, n_varnish=2):
-    """Start origin, n Varnish nodes and PostgreSQL in root; stops what was started
-    and re-raises on failure."""
+class _Background:
+    """Run fn() in a thread; result() joins and re-raises its exception."""
+
+    def __init__(self, fn):
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(fn,), name="services-bg")
+        self.thread.start()
+
+    def _run(self, fn):
+        try:
+            fn()
+        except BaseException as e:  # re-raised in the caller's thread
+            self.error = e
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def start_all(root, n_varnish=2, mariadb=False):
+    """Start origin, n Varnish nodes, PostgreSQL and (mariadb=True) MariaDB in root;
+    stops what was started and re-raises on failure."""
     env = Env(root)
+    bg = None
     try:
+        if mariadb:
+            env.mariadb = MariaDB(root, start=False)
+            bg = _Background(env.mariadb.start)   # install-db + start while initdb runs
         env.origin = Origin(root)
         for i in range(n_varnish):
             env.varnish.append(Varnish(root, env.origin.port, name=f"v{i}", start=False))
@@ -650,8 +920,12 @@ def start_all(root, n_varnish=2):
         env.pg = Postgres(root)
         for v in env.varnish:
             v.wait_ready()
+        if bg is not None:
+            bg.result()
         return env
     except BaseException:
+        if bg is not None:
+            bg.thread.join()    # never leave a mariadbd starting behind
         stop_all(env, remove_root=False)
         raise
 
@@ -666,7 +940,7 @@ def stop_all(env, remove_root=True):
             pg_pid = env.pg.request_stop("immediate")
         except Exception as e:  # keep going: stop the rest
             errors.append(f"postgres: {e}")
-    procs = [obj.proc() for obj in list(env.varnish) + [env.origin]
+    procs = [obj.proc() for obj in list(env.varnish) + [env.origin, getattr(env, "mariadb", None)]
              if obj is not None and obj.pid is not None and (obj.popen is not None or _is_ours(obj))]
     terminate(procs)
     if pg_pid is not None:
@@ -682,6 +956,13 @@ def stop_all(env, remove_root=True):
 
 def _is_ours(obj):
     """Guard against PID reuse: the recorded PID must still run the expected program."""
+    if isinstance(obj, MariaDB):
+        if obj._is_ours(obj.pid):
+            return True
+        if pid_alive(obj.pid):
+            sys.stderr.write(f"services: pid {obj.pid} is now {pid_cmdline(obj.pid)!r}, "
+                             f"not mariadbd --datadir={obj.datadir}; not touching it\n")
+        return False
     cmd = pid_cmdline(obj.pid)
     expected = "varnishd" if isinstance(obj, Varnish) else "origin.py"
     if not cmd:
@@ -703,7 +984,8 @@ def load_env(d):
                pg=Postgres.attach(data["pg"]),
                origin=Origin.attach(data["origin"]),
                varnish=[Varnish.attach(v) for v in data["varnish"]],
-               data=data)
+               data=data,
+               mariadb=MariaDB.attach(data["mariadb"]) if data.get("mariadb") else None)
 
 
 # --------------------------------------------------------------------------
@@ -715,11 +997,11 @@ def cmd_up(args):
     if env_path(d).exists():
         sys.stderr.write(f"services: stale {env_path(d)} found, tearing it down first\n")
         cmd_down(args)
-    check_dependencies(args.varnish)
+    check_dependencies(args.varnish, args.mariadb)
     t0 = time.monotonic()
     root = make_root()
     try:
-        env = start_all(root, args.varnish)
+        env = start_all(root, args.varnish, mariadb=args.mariadb)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -727,8 +1009,9 @@ def cmd_up(args):
     tmp.write_text(json.dumps(env.to_json(), indent=2) + "\n")
     tmp.replace(env_path(d))
     vports = ",".join(str(v.port) for v in env.varnish) or "-"
+    my = f" mariadb={env.mariadb.port}" if env.mariadb is not None else ""
     print(f"services up in {time.monotonic() - t0:.2f}s: root={root} pg={env.pg.port} "
-          f"origin={env.origin.port} varnish={vports} env={env_path(d)}")
+          f"origin={env.origin.port} varnish={vports}{my} env={env_path(d)}")
     return 0
 
 
@@ -746,11 +1029,14 @@ def cmd_down(args):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="throwaway PostgreSQL + origin + Varnish for tagpurge tests")
+    ap = argparse.ArgumentParser(description="throwaway PostgreSQL + origin + Varnish "
+                                             "(+ MariaDB) for tagpurge tests")
     sub = ap.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start servers, write DIR/env.json, exit leaving them running")
     up.add_argument("--dir", required=True)
     up.add_argument("--varnish", type=int, default=2, metavar="N", help="Varnish nodes (default 2)")
+    up.add_argument("--mariadb", action="store_true",
+                    help="also start a MariaDB with ROW binlog (env.json \"mariadb\")")
     down = sub.add_parser("down", help="stop the servers recorded in DIR/env.json")
     down.add_argument("--dir", required=True)
     args = ap.parse_args(argv)
