@@ -573,6 +573,15 @@ start_position(struct my *m, MYSQL *c, struct src_pos *p)
         snprintf(p->name, sizeof p->name, "%s", oldest);
         p->off = 4;
         emit_gap(m, p, gap);
+    } else if (r == 0 && bl_committed(m->dec)->file[0] == '\0') {
+        /*
+         * First start: make the start position the checkpoint before reading,
+         * so a crash before the first acknowledgement resumes here and not at
+         * a newer end.  The loop writes the file only after confirms, and none
+         * can exist yet: this is the one write from the reader thread.
+         */
+        if (state_write(m, p, m->identity) != 0)
+            return (-1);
     }
     return (0);
 }
