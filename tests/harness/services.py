@@ -833,7 +833,7 @@ class MariaDB(_Child):
         without its trailing newline (tab-separated columns, one row per line).
         Stops at the first error and raises ServiceError with stderr."""
         argv = [mariadb_binary("mariadb"), "--no-defaults", "-uroot", f"--socket={self.socket}",
-                "-N", "-B"]
+                "-N", "-B", "--default-character-set=utf8mb4"]
         if db:
             argv.append(f"--database={db}")
         res = subprocess.run(argv, input=query, capture_output=True, text=True,
