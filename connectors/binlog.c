@@ -416,6 +416,7 @@ on_maria_gtid(struct bl_decoder *d, const unsigned char *body, size_t len, uint3
     snprintf(d->txn_gtid, sizeof d->txn_gtid, "%u-%u-%llu", domain, server_id,
              (unsigned long long)seq);
     maria_state_update(d, domain, d->txn_gtid);
+    snprintf(d->cur.gtid, sizeof d->cur.gtid, "%s", d->maria_state); /* the open one */
     d->standalone = flags2 & 0x01;
     return (0);
 }

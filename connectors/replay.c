@@ -73,7 +73,7 @@ print_txn(struct replay *r, const struct bl_pos *pos, int incomplete)
 
     r->ntxn++;
     tags = tagset_sorted(ts, &n);
-    if (n == 0 && !r->all)
+    if (n == 0 && !r->all && !incomplete) /* an incomplete one is always worth a line */
         return;
     r->ntagged += n > 0;
     printf("%s:%llu %s%s", pos->file, (unsigned long long)pos->pos, pos->gtid[0] ? pos->gtid : "-",
