@@ -476,6 +476,7 @@ on_mysql_gtid(struct bl_decoder *d, const unsigned char *body, size_t len, uint8
     uuid_text(uuid, body + 1);
     snprintf(d->txn_gtid, sizeof d->txn_gtid, "%s:%llu", uuid,
              (unsigned long long)le(body + 17, 8));
+    snprintf(d->cur.gtid, sizeof d->cur.gtid, "%s", d->txn_gtid); /* the open one */
     return (0);
 }
 
