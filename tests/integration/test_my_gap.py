@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Issue 3: the checkpointed binlog is purged from the server while tagpurge
+is down: on restart it logs the gap loudly, purges the fallback tags of every
+mapped table, and continues from the oldest binlog still there.  Then a
+server that stops answering (SIGSTOP) is detected by the heartbeat/read
+timeout and reconnected; nothing is lost."""
+import sys
+import time
+
+import tp
+import tpmy
+
+
+def body(c):
+    c.sql("INSERT INTO products(id, category_id, name) VALUES (1, 3, 'a')")
+    c.sql("INSERT INTO names VALUES (1, 'n')")
+    c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}],
+             extra={"heartbeat_ms": 500})
+    c.start()
+    c.marker()
+    c.stop()
+
+    # While tagpurge is down: writes, rotations, and the checkpoint's file purged.
+    before = c.warm_all(["product-list", "names", "product-1", "product-2"], nodes=[0])
+    c.my.sql("FLUSH LOGS")
+    c.commit("INSERT INTO products(id, category_id, name) VALUES (2, 4, 'b')")
+    c.my.sql("FLUSH LOGS")
+    newest = c.position()[0]
+
+    def purged():
+        # A file InnoDB has not checkpointed yet is "in use": retry until it goes.
+        c.my.sql(f"PURGE BINARY LOGS TO '{newest}'")
+        return c.my.sql("SHOW BINARY LOGS").split("\t")[0] == newest
+    tp.wait(purged, "PURGE BINARY LOGS to take effect", 15, step=0.2)
+    c.start()
+    tp.wait(lambda: "GAP:" in c.log.read_text(), "the gap to be logged", 10)
+    c.wait_confirmed((newest, 4))
+    for t in ("product-list", "names"):  # every mapped table's fallback tags
+        c.assert_purged(0, t, before[0, t])
+    # product-2 was written in a purged file: only the broad purge covers it.
+    c.assert_cached(0, "product-2", before[0, "product-2"])
+
+    # A frozen server: the heartbeat/read timeout notices, tagpurge reconnects.
+    before = c.warm_all(["product-1"], nodes=[0])
+    c.my.sigstop()
+    try:
+        time.sleep(6)  # read timeout = 3 x heartbeat + 2 s
+    finally:
+        c.my.sigcont()
+    end = c.commit("UPDATE products SET name = 'z' WHERE id = 1")
+    c.wait_confirmed(end, timeout=40)
+    c.assert_purged(0, "product-1", before[0, "product-1"])
+    log = c.log.read_text()
+    tp.check(log.count("source my: streaming") >= 3, "no reconnection after the frozen server")
+    c.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(tpmy.run("my_gap", body))
