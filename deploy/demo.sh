@@ -21,7 +21,7 @@ REPO=$PWD
 SERVICES=(python3 "$REPO/tests/harness/services.py")
 # make and libc6-dev are only Recommends of cmake/gcc: listed so that the build
 # also works where apt is configured not to install recommended packages.
-PACKAGES=(postgresql libpq-dev libzstd-dev varnish varnish-modules libuv1-dev libjansson-dev
+PACKAGES=(postgresql libpq-dev libzstd-dev default-libmysqlclient-dev libmariadb-dev varnish varnish-modules libuv1-dev libjansson-dev
   libcurl4-openssl-dev cmake gcc make libc6-dev pkg-config python3 curl)
 PAGE=/t/product-1/category-3      # the origin tags it: product-1 category-3
 

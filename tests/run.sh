@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config python3 curl
   libuv1-dev libjansson-dev libcurl4-openssl-dev libpq-dev libzstd-dev
+  default-libmysqlclient-dev libmariadb-dev mariadb-server mariadb-client
   postgresql postgresql-15 varnish varnish-modules)
 
 missing=()
