@@ -89,6 +89,7 @@ struct my {
     char identity[128]; /* the server's server_uuid or server_id */
     char ckpt_identity[128];
     int lost; /* the server refused our position (1236): restart as a gap */
+    int misconfigured; /* the last session ended on a configuration error: keep backing off */
     /* loop thread only */
     uv_loop_t *loop;
     const struct conn_core *core;
@@ -803,8 +804,15 @@ dump(struct my *m, MYSQL *c, const struct src_pos *start)
     }
     if (!stopping(m))
         log_err("source %s: binlog dump stopped: %s%s", m->name, err, dump_hint(errnum, err));
-    if (errnum == 1236 && !stopping(m))
-        m->lost = 1; /* the file or GTID we asked for is gone: the next start is a gap */
+    /*
+     * 1236 covers several fatal dump errors; only a missing file or GTID is a
+     * gap (another replica with our server_id is a configuration error).
+     */
+    if (errnum == 1236 && !stopping(m) &&
+        (strstr(err, "Could not find") != NULL || strstr(err, "purged") != NULL))
+        m->lost = 1;
+    if (dump_hint(errnum, err)[0] != '\0')
+        m->misconfigured = 1;
     bl_fetch_close(&f);
     if (!first)
         say_state(m, 0);
@@ -862,8 +870,9 @@ session(struct my *m)
         log_info("source %s: reading binlog from %s:%llu%s%s", m->name,
                  start.name[0] ? start.name : "(gtid)", (unsigned long long)start.off,
                  start.gtid[0] ? " gtid " : "", start.gtid);
+        m->misconfigured = 0;
         dump(m, c, &start);
-        rv = 0;
+        rv = m->misconfigured ? -1 : 0;
     }
     uv_mutex_lock(&m->mu);
     m->live = NULL;

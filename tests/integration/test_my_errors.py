@@ -56,6 +56,32 @@ def errors(c):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def duplicate_server_id(c):
+    """Two replicas with one server_id: a hint, growing backoff, never a false gap."""
+    logs, procs = [], []
+    for i in (1, 2):
+        cfg = source(c)
+        cfg["state_dir"] = str(c.tmp / f"dup{i}")
+        path = c.tmp / f"dup{i}.json"
+        path.write_text(json.dumps(cfg))
+        logs.append(c.tmp / f"dup{i}.log")
+        with open(logs[-1], "w") as f:
+            procs.append(subprocess.Popen([c.bin, "run", "-c", str(path)], stdout=f,
+                                          stderr=subprocess.STDOUT,
+                                          env=dict(os.environ, TAGPURGE_MY_PASSWORD="replpw")))
+    try:
+        tp.wait(lambda: any("reconnecting in 2000 ms" in l.read_text() for l in logs),
+                "backoff to grow", 20)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+    text = "".join(l.read_text() for l in logs)
+    tp.check("another replica uses this server_id: choose a unique server_id" in text,
+             "no server_id hint")
+    tp.check("GAP" not in text, "a server_id clash was taken for a gap")
+
+
 def names_from_information_schema(c):
     c.my.sql("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
     try:
@@ -97,6 +123,7 @@ def replay_send(c):
 
 def body(c):
     errors(c)
+    duplicate_server_id(c)
     names_from_information_schema(c)
     replay_send(c)
 

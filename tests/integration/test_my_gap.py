@@ -54,6 +54,19 @@ def body(c):
     tp.check(log.count("source my: streaming") >= 3, "no reconnection after the frozen server")
     c.stop()
 
+    # A checkpoint from another server, then an unreadable one: both are gaps.
+    for why, edit in (("the server is not the one the checkpoint came from",
+                       lambda st: st.replace('"server": "', '"server": "other-')),
+                      ("the checkpoint file is unreadable", lambda st: st[:10])):
+        c.state.write_text(edit(c.state.read_text()))
+        before = c.warm_all(["product-list", "names"], nodes=[0])
+        mark = c.log.read_text().count("GAP:")
+        c.start()
+        tp.wait(lambda: c.log.read_text().count("GAP:") > mark, f"gap for: {why}", 10)
+        tp.check(why in c.log.read_text(), f"the gap does not say: {why}")
+        tp.wait(lambda: c.page(0, "names")[1] > before[0, "names"], "the broad purge", 10)
+        c.stop()
+
 
 if __name__ == "__main__":
     sys.exit(tpmy.run("my_gap", body))
