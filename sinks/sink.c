@@ -124,7 +124,8 @@ parse_headers(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
         goto out;
     }
     /* Configured headers replace the type's defaults wholesale. */
-    s->common.nextra = 0;
+    while (s->common.nextra > 0)
+        free(s->common.extra[--s->common.nextra]);
     json_object_foreach(h, k, v)
     {
         cfg_push_key(ctx, k);

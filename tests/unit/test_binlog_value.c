@@ -93,7 +93,7 @@ expect_bytes(const struct bl_coldef *c, const char *hex, const void *text, size_
 
     if (run(c, b, n) != BL_VALUE)
         FAILF("type %u, %s: BL_UNKNOWN, expected a value", c->type, hex);
-    if (out.len != tlen || memcmp(out.buf, text, tlen) != 0)
+    if (out.len != tlen || (tlen > 0 && memcmp(out.buf, text, tlen) != 0))
         FAILF("type %u meta %#x, %s: got \"%.*s\" (%zu bytes), expected \"%.*s\"", c->type, c->meta,
               hex, (int)out.len, out.buf, out.len, (int)tlen, (const char *)text);
 }
