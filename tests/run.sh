@@ -28,7 +28,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 BUILD=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD" -DTAGPURGE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# shellcheck disable=SC2086 # extra cmake arguments, e.g. -DTAGPURGE_SANITIZE=ON
+cmake -S . -B "$BUILD" -DTAGPURGE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo ${TAGPURGE_CMAKE_ARGS:-}
 cmake --build "$BUILD" -j"$(nproc)"
 cd "$BUILD"
 ctest --output-on-failure -j2 "$@"
