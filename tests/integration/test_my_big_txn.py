@@ -3,6 +3,7 @@
 max_txn_tags the transaction collapses to its tables' fallback tags.  Also
 measures decode throughput of `tagpurge replay` over the generated binlog."""
 import glob
+import os
 import subprocess
 import sys
 import time
@@ -35,7 +36,9 @@ def body(c):
     c.stop()
     st = c.stats()
     tp.check(st["txns_collapsed"] == 1, f"the big transaction did not collapse: {st}")
-    tp.check(hwm < 64 * 1024, f"peak RSS {hwm} kB for a {ROWS}-row transaction")
+    # ASan's shadow memory and quarantine roughly triple RSS (47 MB measured).
+    bound = 64 * 1024 * (3 if os.environ.get("TAGPURGE_SANITIZED") == "1" else 1)
+    tp.check(hwm < bound, f"peak RSS {hwm} kB for a {ROWS}-row transaction (bound {bound} kB)")
 
     files = sorted(glob.glob(f"{c.my.datadir}/binlog.[0-9]*"))
     t1 = time.monotonic()
