@@ -34,7 +34,7 @@ static const char usage_text[] =
     "usage: tagpurge run   -c FILE [-v]\n"
     "       tagpurge check -c FILE\n"
     "       tagpurge tags  -c FILE --table SCHEMA.TABLE [--new JSON] [--old JSON]\n"
-    "       tagpurge replay -c FILE [--send] [--all] --binlog FILE...\n"
+    "       tagpurge replay -c FILE [--send] [--all] [--positional] --binlog FILE...\n"
     "       tagpurge --version | --help\n"
     "\n"
     "  run    read every source, purge every sink node; logs to stderr\n"
@@ -44,7 +44,9 @@ static const char usage_text[] =
     "         strings as the database prints them, integers, or null.\n"
     "  replay decode MySQL/MariaDB binlog files offline; print each transaction's end\n"
     "         position, GTID and tags (--all: also those without tags); --send purges\n"
-    "         them through the configured sinks.  Sources may be empty.\n"
+    "         them through the configured sinks.  Sources may be empty.  --positional:\n"
+    "         columns of tables logged without names (binlog_row_metadata below FULL)\n"
+    "         are @1..@n, as mysqlbinlog shows them, instead of falling back.\n"
     "\n"
     "  -c, --config FILE   configuration file (JSON)\n"
     "  -v, --verbose       debug logging\n";
@@ -53,7 +55,7 @@ struct opts {
     const char *config;
     char **binlogs;
     size_t nbinlogs;
-    int send, all;
+    int send, all, positional;
     const char *table;
     const char *newrow, *oldrow;
     int verbose;
@@ -71,15 +73,11 @@ static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"table", required_argument, NULL, 't'},
-        {"new", required_argument, NULL, 'n'},
-        {"old", required_argument, NULL, 'o'},
-        {"binlog", required_argument, NULL, 'b'},
-        {"send", no_argument, NULL, 's'},
-        {"all", no_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+        {"table", required_argument, NULL, 't'},  {"new", required_argument, NULL, 'n'},
+        {"old", required_argument, NULL, 'o'},    {"binlog", required_argument, NULL, 'b'},
+        {"send", no_argument, NULL, 's'},         {"all", no_argument, NULL, 'a'},
+        {"positional", no_argument, NULL, 'p'},   {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -112,6 +110,9 @@ parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'a':
             o->all = 1;
+            break;
+        case 'p':
+            o->positional = 1;
             break;
         case ':':
             return (usage_error("option needs a value", argv[optind - 1]));
@@ -349,7 +350,7 @@ cmd_replay(const struct opts *o)
     c = load_or_complain(o->config);
     if (c == NULL)
         return (EXIT_USAGE);
-    rv = binlog_replay(c, o->binlogs, o->nbinlogs, o->send, o->all);
+    rv = binlog_replay(c, o->binlogs, o->nbinlogs, o->send, o->all, o->positional);
     config_destroy(&c);
     return (rv);
 }

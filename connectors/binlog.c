@@ -105,6 +105,8 @@ struct bl_table {
     int mapped;
     size_t ncols;
     struct bl_coldef *cols;
+    int signedness;    /* SIGNEDNESS metadata seen: cols[].is_unsigned is known */
+    int mariadb;       /* written by MariaDB: its charset metadata counts GEOMETRY too */
     char **names;      /* from COLUMN_NAME metadata, or NULL */
     char **enum_names; /* all ENUM/SET value strings, owned; cols[].names point in */
     size_t nenum_names;
@@ -117,8 +119,12 @@ struct bl_decoder {
     struct bl_callbacks cb;
     int checksum; /* events carry CRC32 */
     int verify;
+    int positional;  /* name unnamed columns "@1".."@n" (replay only) */
+    char **posnames; /* "@1".."@nposnames", grown on demand */
+    size_t nposnames;
     uint8_t ph_len[256]; /* post-header lengths from the FDE */
     int have_fde;
+    int mariadb;       /* the FDE's server version says MariaDB */
     struct bl_pos cur; /* after the last event */
     struct bl_pos committed;
     int in_txn;
@@ -207,6 +213,9 @@ bl_destroy(struct bl_decoder **dp)
     for (i = 0; i < d->ntables; i++)
         table_free(&d->tables[i]);
     free(d->tables);
+    for (i = 0; i < d->nposnames; i++)
+        free(d->posnames[i]);
+    free(d->posnames);
     bl_out_free(&d->val);
     free(d->oldv);
     free(d->newv);
@@ -240,6 +249,12 @@ void
 bl_set_verify(struct bl_decoder *d, int on)
 {
     d->verify = on;
+}
+
+void
+bl_set_positional_names(struct bl_decoder *d, int on)
+{
+    d->positional = on;
 }
 
 int
@@ -377,6 +392,7 @@ on_fde(struct bl_decoder *d, const unsigned char *body, size_t len)
     for (i = 0; i < n && i < 255; i++)
         d->ph_len[i + 1] = body[57 + i];
     d->have_fde = 1;
+    d->mariadb = strstr(version, "MariaDB") != NULL;
     return (0);
 }
 
@@ -480,6 +496,105 @@ on_mysql_gtid(struct bl_decoder *d, const unsigned char *body, size_t len, uint8
     return (0);
 }
 
+/*
+ * An unsigned integer of MySQL's serialization library (libs/mysql/
+ * serialization): the trailing one bits of the first byte say how many more
+ * bytes follow; the value is the rest of those bits.  0xff: 8 bytes follow.
+ */
+static int
+rd_varlen(struct rd *r, uint64_t *v)
+{
+    int n = 1;
+
+    if (need(r, 1) != 0)
+        return (-1);
+    while (n < 9 && (r->p[0] >> (n - 1)) & 1)
+        n++;
+    if (need(r, (size_t)n) != 0)
+        return (-1);
+    *v = n == 9 ? le(r->p + 1, 8) : le(r->p, n) >> n;
+    r->p += n;
+    return (0);
+}
+
+static int
+tagged_uuid(struct rd *r, unsigned char *uuid)
+{
+    uint64_t v;
+    int i;
+
+    for (i = 0; i < 16; i++) { /* a fixed array: 16 integers, one per byte */
+        if (rd_varlen(r, &v) != 0 || v > 255)
+            return (-1);
+        uuid[i] = (unsigned char)v;
+    }
+    return (0);
+}
+
+static int
+tagged_tag(struct rd *r, char *tag, size_t cap)
+{
+    uint64_t n;
+    size_t i;
+
+    if (rd_varlen(r, &n) != 0 || n == 0 || n >= cap || need(r, n) != 0)
+        return (-1);
+    for (i = 0; i < n; i++) {
+        if (!isalnum(r->p[i]) && r->p[i] != '_')
+            return (-1); /* a tag is [a-z_][a-z0-9_]*, at most 32 characters */
+        tag[i] = (char)r->p[i];
+    }
+    tag[n] = '\0';
+    r->p += n;
+    return (0);
+}
+
+/*
+ * GTID_TAGGED (MySQL 8.3+): a serialization-library message: version (1),
+ * size of the whole message, last non-ignorable field id, then (field id,
+ * value) pairs in id order: flags 0, uuid 1, gno 2 (zigzag signed), tag 3,
+ * and after those only commit data tagpurge does not need.  The GTID reads
+ * "uuid:tag:gno".
+ */
+static int
+on_gtid_tagged(struct bl_decoder *d, const unsigned char *body, size_t len)
+{
+    struct rd r = {body, body + len};
+    unsigned char uuid[16] = {0};
+    char utext[40], tag[33] = "";
+    uint64_t size, id, v = 0, gno = 0;
+    int rv;
+
+    if (d->in_txn)
+        txn_abort(d);
+    if (rd_skip(&r, 1) != 0 || rd_varlen(&r, &size) != 0 || size > len ||
+        size < (uint64_t)(r.p - body))
+        return (-1);
+    r.end = body + size;
+    if (rd_varlen(&r, &v) != 0)
+        return (-1);
+    while (r.p < r.end && tag[0] == '\0') {
+        if (rd_varlen(&r, &id) != 0 || id > 3)
+            return (-1); /* the tag comes before any field with a greater id */
+        if (id == 1)
+            rv = tagged_uuid(&r, uuid);
+        else if (id == 3)
+            rv = tagged_tag(&r, tag, sizeof tag);
+        else
+            rv = rd_varlen(&r, &v);
+        if (rv != 0 || (id == 2 && (v & 1)))
+            return (-1); /* malformed, or a negative gno */
+        if (id == 2)
+            gno = v >> 1;
+    }
+    if (tag[0] == '\0')
+        return (-1);
+    uuid_text(utext, uuid);
+    snprintf(d->txn_gtid, sizeof d->txn_gtid, "%s:%s:%llu", utext, tag, (unsigned long long)gno);
+    snprintf(d->cur.gtid, sizeof d->cur.gtid, "%s", d->txn_gtid); /* the open one */
+    return (0);
+}
+
 /*------------------------------------------------------------------------
  * TABLE_MAP
  */
@@ -545,7 +660,19 @@ tm_signedness(struct bl_table *t, struct rd *v)
         t->cols[i].is_unsigned = (v->p[k / 8] >> (7 - k % 8)) & 1; /* MSB first */
         k++;
     }
+    t->signedness = 1;
     return (0);
+}
+
+/*
+ * Whether column i has an entry in the charset metadata.  MySQL lists the
+ * character columns; MariaDB GEOMETRY columns too (a 10.5 server numbers its
+ * DEFAULT_CHARSET pairs so: fixture gomysql_tablemap_optmeta_charsets_*).
+ */
+static int
+has_charset(const struct bl_table *t, size_t i)
+{
+    return (is_character(&t->cols[i]) || (t->mariadb && real_type(&t->cols[i]) == BL_T_GEOMETRY));
 }
 
 /* DEFAULT_CHARSET: default id, then (index among character columns, id) pairs. */
@@ -558,13 +685,13 @@ tm_default_charset(struct bl_table *t, struct rd *v)
     if (rd_lenenc(v, &def) != 0)
         return (-1);
     for (i = 0; i < t->ncols; i++)
-        if (is_character(&t->cols[i]))
+        if (has_charset(t, i))
             t->cols[i].charset = (int)def;
     while (v->p < v->end) {
         if (rd_lenenc(v, &idx) != 0 || rd_lenenc(v, &cs) != 0)
             return (-1);
         for (i = 0, k = 0; i < t->ncols; i++)
-            if (is_character(&t->cols[i]) && k++ == idx)
+            if (has_charset(t, i) && k++ == idx)
                 t->cols[i].charset = (int)cs;
     }
     return (0);
@@ -577,7 +704,7 @@ tm_column_charset(struct bl_table *t, struct rd *v)
     size_t i;
 
     for (i = 0; i < t->ncols; i++) {
-        if (!is_character(&t->cols[i]))
+        if (!has_charset(t, i))
             continue;
         if (rd_lenenc(v, &cs) != 0)
             return (-1);
@@ -740,6 +867,7 @@ on_table_map(struct bl_decoder *d, const unsigned char *body, size_t len)
     t = table_slot(d, id);
     snprintf(t->name, sizeof t->name, "%s.%s", db, tbl);
     t->mapped = d->cb.mapped(d->cb.arg, t->name);
+    t->mariadb = d->mariadb;
     if (tm_columns(t, &r) != 0 || tm_optional(t, &r) != 0) {
         table_free(t);
         t->id = id; /* keep the slot: its rows will broaden as undecodable */
@@ -931,6 +1059,31 @@ decode_value(struct bl_decoder *d, const struct bl_coldef *c, struct rd *r, stru
     return (0);
 }
 
+/*
+ * Without SIGNEDNESS metadata (MySQL 5.7, MariaDB binlog_row_metadata=NO_LOG)
+ * integers are read as signed, so a negative one may really be a large
+ * UNSIGNED value (mysqlbinlog prints "-1 (4294967295)"): unknown, not a guess.
+ */
+static void
+unsure_sign(const struct bl_decoder *d, const struct bl_coldef *c, struct col_value *v)
+{
+    /* v->data is still an offset into the arena (see decode_value()). */
+    switch (c->type) {
+    case BL_T_TINY:
+    case BL_T_SHORT:
+    case BL_T_INT24:
+    case BL_T_LONG:
+    case BL_T_LONGLONG:
+        if (v->state == COL_VALUE && v->len > 0 && d->val.buf[(uintptr_t)v->data] == '-') {
+            v->state = COL_UNKNOWN;
+            v->len = 0;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 static int
 decode_image(struct bl_decoder *d, const struct bl_table *t, const unsigned char *present,
              struct rd *r, int partial_ai, struct col_value *out)
@@ -958,6 +1111,8 @@ decode_image(struct bl_decoder *d, const struct bl_table *t, const unsigned char
         }
         if (partial ? skip_partial_json(&t->cols[i], r) : decode_value(d, &t->cols[i], r, &out[i]))
             return (-1);
+        if (!t->signedness)
+            unsure_sign(d, &t->cols[i], &out[i]);
     }
     return (0);
 }
@@ -1024,12 +1179,34 @@ rows_kind(uint8_t type, struct rows_ev *e)
     e->partial = type == BL_E_PARTIAL_UPDATE_ROWS;
 }
 
+/* "@1".."@n", 1-based like mysqlbinlog's ### lines; shared by every table. */
+static const char *const *
+positional_names(struct bl_decoder *d, size_t n)
+{
+    char name[24]; /* "@" and any size_t */
+
+    if (d->nposnames < n) {
+        d->posnames = tp_realloc(d->posnames, n * sizeof *d->posnames);
+        for (; d->nposnames < n; d->nposnames++) {
+            snprintf(name, sizeof name, "@%zu", d->nposnames + 1);
+            d->posnames[d->nposnames] = tp_strdup(name);
+        }
+    }
+    return ((const char *const *)d->posnames);
+}
+
 static const char *const *
 column_names(struct bl_decoder *d, const struct bl_table *t)
 {
+    const char *const *names = NULL;
+
     if (t->names != NULL)
         return ((const char *const *)t->names);
-    return (d->cb.names ? d->cb.names(d->cb.arg, t->name, t->ncols) : NULL);
+    if (d->cb.names != NULL)
+        names = d->cb.names(d->cb.arg, t->name, t->ncols);
+    if (names == NULL && d->positional && t->cols != NULL)
+        names = positional_names(d, t->ncols);
+    return (names);
 }
 
 static int
@@ -1250,6 +1427,14 @@ on_sql(struct bl_decoder *d, const char *db, const char *sql, size_t len, uint32
     if (starts_with_word(p, e, "SAVEPOINT") || starts_with_word(p, e, "ROLLBACK TO") ||
         starts_with_word(p, e, "RELEASE") || starts_with_word(p, e, "XA END"))
         return;
+    if (starts_with_word(p, e, "DROP DATABASE") || starts_with_word(p, e, "DROP SCHEMA")) {
+        /* Its tables are not named: purge every mapped table (over-purging is safe). */
+        was_in = d->in_txn;
+        broaden(d, NULL, "DROP DATABASE");
+        if (!was_in || d->standalone)
+            txn_commit(d, ts);
+        return;
+    }
     dml = starts_with_word(p, e, "INSERT") || starts_with_word(p, e, "UPDATE") ||
           starts_with_word(p, e, "DELETE") || starts_with_word(p, e, "REPLACE") ||
           starts_with_word(p, e, "LOAD");
@@ -1369,20 +1554,35 @@ struct ev_hdr {
     uint16_t flags;
 };
 
+static uint32_t
+crc_with_header(const unsigned char *h, const unsigned char *ev, size_t len)
+{
+    return (bl_crc32(bl_crc32(0, h, BL_HEADER_LEN), ev + BL_HEADER_LEN, len - BL_HEADER_LEN - 4));
+}
+
+/*
+ * A FORMAT_DESCRIPTION's CRC is computed with LOG_EVENT_BINLOG_IN_USE_F
+ * cleared: the server sets that flag on an open file.  One computed over the
+ * flag as it stands (go-mysql's test FDE in gomysql_full_events_with_header)
+ * is accepted too: it differs in a flag the decoder ignores.
+ */
 static int
 check_crc(const unsigned char *ev, size_t len, uint8_t type)
 {
     unsigned char h[BL_HEADER_LEN];
-    uint32_t crc;
+    uint32_t want;
 
     if (len < BL_HEADER_LEN + 4)
         return (-1);
+    want = (uint32_t)le(ev + len - 4, 4);
     memcpy(h, ev, BL_HEADER_LEN);
-    if (type == BL_E_FDE)
-        h[17] &= (unsigned char)~1; /* computed with LOG_EVENT_BINLOG_IN_USE_F cleared */
-    crc = bl_crc32(0, h, BL_HEADER_LEN);
-    crc = bl_crc32(crc, ev + BL_HEADER_LEN, len - BL_HEADER_LEN - 4);
-    return (crc == (uint32_t)le(ev + len - 4, 4) ? 0 : -1);
+    if (type == BL_E_FDE && (h[17] & 1)) {
+        h[17] &= (unsigned char)~1;
+        if (crc_with_header(h, ev, len) == want)
+            return (0);
+        h[17] |= 1;
+    }
+    return (crc_with_header(h, ev, len) == want ? 0 : -1);
 }
 
 /*
@@ -1435,10 +1635,7 @@ dispatch(struct bl_decoder *d, const struct ev_hdr *h, const unsigned char *b, s
     case BL_E_ANONYMOUS_GTID:
         return (on_mysql_gtid(d, b, n, h->type));
     case BL_E_GTID_TAGGED:
-        if (d->in_txn)
-            txn_abort(d);
-        snprintf(d->txn_gtid, sizeof d->txn_gtid, "tagged");
-        return (0);
+        return (on_gtid_tagged(d, b, n));
     case BL_E_TRANSACTION_PAYLOAD:
         return (on_payload(d, b, n));
     case BL_E_MARIA_QUERY_COMPRESSED:

@@ -13,8 +13,8 @@
  *
  * Never silent: what cannot be decoded into rows (statement-format events and
  * DDL on a mapped table, compressed or malformed rows events, a table without
- * column names) is reported through broaden(), so that transaction purges
- * the table's fallback tags.
+ * column names unless positional names are on) is reported through
+ * broaden(), so that transaction purges the table's fallback tags.
  *
  * Every callback gets borrowed data valid only during the call.
  */
@@ -72,6 +72,13 @@ void bl_set_checksum(struct bl_decoder *, int);
 /* Verify each event's CRC32 when the stream carries checksums (files; the
  * network client verifies them itself). */
 void bl_set_verify(struct bl_decoder *, int);
+/*
+ * Offline only (`replay --positional`): when neither TABLE_MAP nor names()
+ * gives column names, call them "@1".."@n" as mysqlbinlog does, instead of
+ * broadening.  The online connector must not: a mapping written against real
+ * names would silently see none of them.
+ */
+void bl_set_positional_names(struct bl_decoder *, int);
 /*
  * Feed one whole event: the 19-byte header, the body and, when the stream
  * carries them, the 4 checksum bytes.  0, or -1 when the event is malformed

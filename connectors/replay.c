@@ -179,7 +179,8 @@ replay_send(const struct config *c, struct tagset *tags)
 }
 
 int
-binlog_replay(const struct config *c, char *const *files, size_t nfiles, int send, int all)
+binlog_replay(const struct config *c, char *const *files, size_t nfiles, int send, int all,
+              int positional)
 {
     struct replay r = {c, NULL, all, 0, 0, 0, NULL};
     struct bl_callbacks cb = {&r,       r_mapped,  NULL,        NULL,     r_begin,
@@ -191,6 +192,7 @@ binlog_replay(const struct config *c, char *const *files, size_t nfiles, int sen
     r.txn = txn_new(c->map, c->max_txn_tags, "replay");
     r.send = send ? tagset_new() : NULL;
     bl_set_verify(d, 1);
+    bl_set_positional_names(d, positional);
     for (i = 0; i < nfiles; i++)
         if (replay_file(d, files[i]) != 0)
             rv = 1;

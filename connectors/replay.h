@@ -15,7 +15,11 @@
 
 struct config;
 
-/* Exit status: 0, 1 when a file could not be read or delivery failed. */
-int binlog_replay(const struct config *, char *const *files, size_t nfiles, int send, int all);
+/*
+ * Exit status: 0, 1 when a file could not be read or delivery failed.  With
+ * positional, columns of a TABLE_MAP without names are "@1".."@n".
+ */
+int binlog_replay(const struct config *, char *const *files, size_t nfiles, int send, int all,
+                  int positional);
 
 #endif

@@ -3,9 +3,13 @@
 
 <case>/case.json    {"binlogs": [fixture file names], "truncate": optional byte count,
                      "zero_row_log_pos": optional, true = rewrite rows events' end_log_pos
-                     to 0 as MariaDB 11.4 writes them (CRC32 recomputed)}
+                     to 0 as MariaDB 11.4 writes them (CRC32 recomputed),
+                     "positional": optional, true = replay --positional (columns of a
+                     TABLE_MAP without names are @1..@n),
+                     "checks": optional, what the case shows and against which oracle}
 <case>/config.json  the mapping (sources and sinks empty)
-<case>/expected     replay's stdout, checked by hand against the fixture's oracle
+<case>/expected     replay's stdout (stderr must log no error), checked by hand against the
+                    fixture's oracle
                     (Oracle mysqlbinlog output or the source project's assertions:
                     ../shared/fixtures/mysql/*.expected.json)
 Usage: run_case.py TAGPURGE CASE_DIR [FIXTURES_DIR].  Exit 77 when the fixtures are absent.
@@ -56,12 +60,16 @@ def main() -> int:
                 data = data[:spec["truncate"]]  # a file cut before its COMMIT
             (tmp / name).write_bytes(data)
             files.append(str(tmp / name))
-        out = subprocess.run([binary, "replay", "-c", str(case / "config.json"), "--binlog"] + files,
-                             capture_output=True, text=True, timeout=60)
+        args = [binary, "replay", "-c", str(case / "config.json")]
+        if spec.get("positional"):
+            args.append("--positional")
+        out = subprocess.run(args + ["--binlog"] + files, capture_output=True, text=True,
+                             timeout=60)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     expected = (case / "expected").read_text()
-    if out.returncode != 0 or out.stdout != expected:
+    # Every event must decode: a malformed one is logged as an error and broadens.
+    if out.returncode != 0 or out.stdout != expected or "[error]" in out.stderr:
         print(f"exit {out.returncode}\n--- expected\n{expected}--- got\n{out.stdout}"
               f"--- stderr\n{out.stderr}")
         return 1
