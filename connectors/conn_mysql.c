@@ -88,7 +88,7 @@ struct my {
     MYSQL *meta;        /* a second connection for information_schema */
     char identity[128]; /* the server's server_uuid or server_id */
     char ckpt_identity[128];
-    int lost; /* the server refused our position (1236): restart as a gap */
+    int lost;          /* the server refused our position (1236): restart as a gap */
     int misconfigured; /* the last session ended on a configuration error: keep backing off */
     /* loop thread only */
     uv_loop_t *loop;
