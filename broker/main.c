@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../connectors/replay.h"
+#include "../connectors/connector.h"
 #include "cfg.h"
 #include "config.h"
 #include "log.h"
@@ -32,13 +33,15 @@
 
 static const char usage_text[] =
     "usage: tagpurge run   -c FILE [-v]\n"
-    "       tagpurge check -c FILE\n"
+    "       tagpurge check -c FILE [--online]\n"
     "       tagpurge tags  -c FILE --table SCHEMA.TABLE [--new JSON] [--old JSON]\n"
     "       tagpurge replay -c FILE [--send] [--all] [--positional] --binlog FILE...\n"
     "       tagpurge --version | --help\n"
     "\n"
     "  run    read every source, purge every sink node; logs to stderr\n"
-    "  check  validate the config and its mapping without connecting (exit 0 when valid)\n"
+    "  check  validate the config and its mapping without connecting (exit 0 when valid);\n"
+    "         --online also connects to each source and reports every setting to fix\n"
+    "         (exit 1 when there is one)\n"
     "  tags   print the tags one row change produces, one per line:\n"
     "         --new only = INSERT, --old only = DELETE, both = UPDATE.  Values are JSON\n"
     "         strings as the database prints them, integers, or null.\n"
@@ -55,7 +58,7 @@ struct opts {
     const char *config;
     char **binlogs;
     size_t nbinlogs;
-    int send, all, positional;
+    int send, all, positional, online;
     const char *table;
     const char *newrow, *oldrow;
     int verbose;
@@ -73,11 +76,17 @@ static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-        {"table", required_argument, NULL, 't'},  {"new", required_argument, NULL, 'n'},
-        {"old", required_argument, NULL, 'o'},    {"binlog", required_argument, NULL, 'b'},
-        {"send", no_argument, NULL, 's'},         {"all", no_argument, NULL, 'a'},
-        {"positional", no_argument, NULL, 'p'},   {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"table", required_argument, NULL, 't'},
+        {"new", required_argument, NULL, 'n'},
+        {"old", required_argument, NULL, 'o'},
+        {"binlog", required_argument, NULL, 'b'},
+        {"send", no_argument, NULL, 's'},
+        {"all", no_argument, NULL, 'a'},
+        {"online", no_argument, NULL, 'O'},
+        {"positional", no_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -110,6 +119,9 @@ parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'a':
             o->all = 1;
+            break;
+        case 'O':
+            o->online = 1;
             break;
         case 'p':
             o->positional = 1;
@@ -145,11 +157,36 @@ load_or_complain(const char *path)
     return (c);
 }
 
+/* Each source's own online checks; 1 when anything needs fixing. */
+static int
+check_online(const struct config *c)
+{
+    size_t i;
+    int n, problems = 0;
+
+    for (i = 0; i < c->nsources; i++) {
+        const struct source_cfg *s = &c->sources[i];
+        if (s->impl->check_online == NULL) {
+            fprintf(stderr, "tagpurge: source %s: no online checks for %s sources yet\n", s->name,
+                    s->impl->name);
+            continue;
+        }
+        n = s->impl->check_online(s->priv, c->map);
+        problems += n < 0 ? 1 : n;
+        printf("source %s: %s\n", s->name,
+               n == 0  ? "OK"
+               : n < 0 ? "unreachable"
+                       : "settings to fix (see above)");
+    }
+    return (problems > 0 ? 1 : 0);
+}
+
 static int
 cmd_check(const struct opts *o)
 {
     struct config *c = load_or_complain(o->config);
     size_t i;
+    int rv;
 
     if (c == NULL)
         return (EXIT_USAGE);
@@ -157,8 +194,9 @@ cmd_check(const struct opts *o)
         fprintf(stderr, "tagpurge: warning: %s\n", c->warnings[i]);
     printf("configuration OK: %zu sources, %zu sinks, %zu mapped tables\n", c->nsources, c->nsinks,
            tagmap_count(c->map));
+    rv = o->online ? check_online(c) : 0;
     config_destroy(&c);
-    return (0);
+    return (rv);
 }
 
 /*------------------------------------------------------------------------

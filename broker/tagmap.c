@@ -74,6 +74,17 @@ literal_ok(char c)
     return (c > 0x20 && c < 0x7f && c != ',' && c != '"' && c != '\'' && c != '%');
 }
 
+int
+tag_literal_ok(const char *s)
+{
+    if (*s == '\0')
+        return (0);
+    for (; *s != '\0'; s++)
+        if (!literal_ok(*s) || *s == '{' || *s == '}')
+            return (0);
+    return (1);
+}
+
 static void
 add_col(struct tagmap_entry *e, const char *col)
 {

@@ -60,6 +60,9 @@ void tagmap_add_fallback(const struct tagmap_entry *, struct tagset *out);
 size_t tagmap_missing_columns(const struct tagmap_entry *, const char *const *colnames,
                               size_t ncols, void (*missing)(void *, const char *), void *arg);
 
+/* 1 when s is a valid literal tag: printable ASCII without space, comma, quote, '%' or braces. */
+int tag_literal_ok(const char *s);
+
 /* Percent-encode src into dst (room for 3*len+1).  Returns the length. */
 size_t tag_encode(char *dst, const char *src, size_t len);
 

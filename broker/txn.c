@@ -140,6 +140,16 @@ txn_broaden(struct txn *t, const char *table)
 }
 
 void
+txn_add_tags(struct txn *t, const char *const *tags, size_t n)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    for (i = 0; i < n; i++)
+        tagset_add(t->tags, tags[i], strlen(tags[i]));
+}
+
+void
 txn_count_statement(struct txn *t)
 {
     CHECK_OBJ_NOTNULL(t, TXN_MAGIC);

@@ -42,6 +42,8 @@ void txn_change(struct txn *, const struct change *);
  * for changes that cannot be decoded into rows.  Unmapped tables are ignored.
  */
 void txn_broaden(struct txn *, const char *table);
+/* Add literal tags (a gap's configured gap_tags). */
+void txn_add_tags(struct txn *, const char *const *tags, size_t n);
 /* Count a statement-only event (binlog_format STATEMENT/MIXED) on a mapped table. */
 void txn_count_statement(struct txn *);
 /* The final tags (fallbacks of touched tables added when collapsed); borrowed. */

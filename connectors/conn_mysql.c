@@ -65,6 +65,8 @@ struct my {
     unsigned port;
     uint32_t server_id;
     char *start_file, *start_gtid;
+    char **gap_tags; /* literal tags a gap purges too (e.g. one every page carries) */
+    size_t ngap_tags;
     uint64_t start_pos;
     unsigned heartbeat_ms;
     size_t max_txn_tags;
@@ -134,6 +136,38 @@ my_start_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
     return (rv);
 }
 
+/* gap_tags: literal tags, checked like mapping literals. */
+static int
+my_gap_tags_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
+{
+    json_t *a = json_object_get(obj, "gap_tags"), *v;
+    size_t i;
+    int rv = 0;
+
+    if (a == NULL)
+        return (0);
+    cfg_push_key(ctx, "gap_tags");
+    if (!json_is_array(a)) {
+        rv = cfg_error(ctx, "expected an array of tags");
+        goto out;
+    }
+    m->gap_tags = tp_calloc(json_array_size(a) + 1, sizeof *m->gap_tags);
+    json_array_foreach(a, i, v)
+    {
+        cfg_push_idx(ctx, i);
+        if (!json_is_string(v) || !tag_literal_ok(json_string_value(v)))
+            rv = cfg_error(ctx, "expected a tag: printable ASCII without space, comma, quote, "
+                                "'%%' or braces");
+        cfg_pop(ctx);
+        if (rv != 0)
+            goto out;
+        m->gap_tags[m->ngap_tags++] = tp_strdup(json_string_value(v));
+    }
+out:
+    cfg_pop(ctx);
+    return (rv);
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -144,8 +178,9 @@ static int
 my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ctx *ctx)
 {
     static const char *const keys[] = {
-        "name",      "type",   "host",   "port",     "user",  "password_env", "password_file",
-        "server_id", "socket", "ssl_ca", "ssl_mode", "start", "heartbeat_ms", NULL};
+        "name",         "type",          "host",         "port",     "user",
+        "password_env", "password_file", "server_id",    "socket",   "ssl_ca",
+        "ssl_mode",     "start",         "heartbeat_ms", "gap_tags", NULL};
     const char *host = "127.0.0.1", *user = NULL, *penv = NULL, *pfile = NULL, *sock = NULL;
     const char *ca = NULL, *mode = NULL;
     long long port = 3306, sid = 0, hb = 1000;
@@ -189,6 +224,8 @@ my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
     m->port = (unsigned)port;
     m->server_id = (uint32_t)sid;
     m->heartbeat_ms = (unsigned)hb;
+    if (my_gap_tags_cfg(m, obj, ctx) != 0)
+        return (-1);
     return (my_start_cfg(m, obj, ctx));
 }
 
@@ -403,22 +440,27 @@ setting_is(MYSQL *c, const char *var, const char *want, char **got)
 }
 
 /* Warn when a setting is not what tagpurge needs; the message names the fix. */
-static void
+static int
 want_setting(struct my *m, MYSQL *c, const char *var, const char *want, const char *fix)
 {
     char *v = NULL;
+    int bad = !setting_is(c, var, want, &v);
 
-    if (!setting_is(c, var, want, &v))
+    if (bad)
         log_warn("source %s: %s is %s: %s", m->name, var, v ? v : "unknown (server too old?)", fix);
     free(v);
+    return (bad);
 }
 
-/* Settings tagpurge depends on; -1 when streaming is impossible. */
+/*
+ * Settings tagpurge depends on; -1 when streaming is impossible.  *nwarn
+ * (optional) counts the settings that only degrade it.
+ */
 static int
-check_server(struct my *m, MYSQL *c)
+check_server(struct my *m, MYSQL *c, int *nwarn)
 {
     char *v = NULL;
-    int rv = 0;
+    int rv = 0, w = 0;
 
     if (!setting_is(c, "@@log_bin", "1", &v)) {
         log_err("source %s: binary logging is disabled on the server: start it with log_bin "
@@ -427,15 +469,15 @@ check_server(struct my *m, MYSQL *c)
         rv = -1;
     }
     free(v);
-    want_setting(m, c, "@@global.binlog_format", "ROW",
-                 "set binlog_format=ROW; statement-format events on mapped tables purge their "
-                 "fallback tags");
-    want_setting(m, c, "@@global.binlog_row_image", "FULL",
-                 "set binlog_row_image=FULL; partial row images purge fallback tags for the "
-                 "values they lack");
-    want_setting(m, c, "@@global.binlog_row_metadata", "FULL",
-                 "set binlog_row_metadata=FULL; until then column names come from "
-                 "information_schema, guarded by column counts");
+    w += want_setting(m, c, "@@global.binlog_format", "ROW",
+                      "set binlog_format=ROW; statement-format events on mapped tables purge their "
+                      "fallback tags");
+    w += want_setting(m, c, "@@global.binlog_row_image", "FULL",
+                      "set binlog_row_image=FULL; partial row images purge fallback tags for the "
+                      "values they lack");
+    w += want_setting(m, c, "@@global.binlog_row_metadata", "FULL",
+                      "set binlog_row_metadata=FULL; until then column names come from "
+                      "information_schema, guarded by column counts");
     v = query_value(c, "SELECT @@server_id", 0);
     if (v != NULL && strtoul(v, NULL, 10) == m->server_id) {
         log_err("source %s: server_id %u is the server's own: choose another server_id", m->name,
@@ -450,6 +492,8 @@ check_server(struct my *m, MYSQL *c)
     snprintf(m->identity, sizeof m->identity, "%s", v ? v : "");
     uv_mutex_unlock(&m->mu);
     free(v);
+    if (nwarn != NULL)
+        *nwarn = w;
     return (rv);
 }
 
@@ -521,6 +565,7 @@ emit_gap(struct my *m, const struct src_pos *at, const char *why)
     it.pos = *at;
     it.txn = txn_new(m->map, m->max_txn_tags, m->name);
     txn_broaden(it.txn, NULL);
+    txn_add_tags(it.txn, (const char *const *)m->gap_tags, m->ngap_tags);
     (void)queue_push(m, &it);
 }
 
@@ -529,7 +574,7 @@ static int
 start_position(struct my *m, MYSQL *c, struct src_pos *p)
 {
     const char *gap = NULL;
-    char oldest[256], why[400];
+    char oldest[sizeof((struct src_pos *)0)->name], why[400];
     struct src_pos ck;
     int r = state_read(m, &ck), listed;
 
@@ -863,7 +908,7 @@ session(struct my *m)
         return (-1);
     }
     m->meta = my_connect(m, err, sizeof err);
-    if (check_server(m, c) == 0 && start_position(m, c, &start) == 0) {
+    if (check_server(m, c, NULL) == 0 && start_position(m, c, &start) == 0) {
         uv_mutex_lock(&m->mu);
         m->live = c;
         uv_mutex_unlock(&m->mu);
@@ -1051,6 +1096,9 @@ my_destroy(void *priv)
     free(m->state_path);
     free(m->start_file);
     free(m->start_gtid);
+    for (i = 0; i < m->ngap_tags; i++)
+        free(m->gap_tags[i]);
+    free(m->gap_tags);
     FREE_OBJ(m);
 }
 
@@ -1061,6 +1109,39 @@ my_format_pos(const struct src_pos *pos, char *buf, size_t len)
              pos->gtid[0] ? " " : "", pos->gtid);
 }
 
+/* `check --online`: the same checks the reader thread makes, plus the privileges. */
+static int
+my_check_online(void *priv, const struct tagmap *map)
+{
+    char err[512], oldest[256];
+    struct my *m;
+    int problems = 0, warn = 0;
+    MYSQL *c;
+
+    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    m->map = map;
+    AZ(uv_mutex_init(&m->mu));
+    if (load_password(m) != 0)
+        return (-1);
+    c = my_connect(m, err, sizeof err);
+    if (c == NULL) {
+        log_err("source %s: %s", m->name, err);
+        return (-1);
+    }
+    if (check_server(m, c, &warn) != 0)
+        problems++;
+    problems += warn;
+    if (binlog_listed(c, "", oldest, sizeof oldest) < 0) {
+        log_err("source %s: SHOW BINARY LOGS failed: %s; grant REPLICATION CLIENT (BINLOG "
+                "MONITOR)",
+                m->name, mysql_error(c));
+        problems++;
+    }
+    mysql_close(c);
+    uv_mutex_destroy(&m->mu);
+    return (problems);
+}
+
 const struct connector_impl conn_mysql = {
     .name = "mysql",
     .configure = my_configure,
@@ -1069,4 +1150,5 @@ const struct connector_impl conn_mysql = {
     .stop = my_stop,
     .destroy = my_destroy,
     .format_pos = my_format_pos,
+    .check_online = my_check_online,
 };

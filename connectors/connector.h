@@ -81,6 +81,11 @@ struct connector_impl {
     /* Stop reading and close handles; done(arg) runs when all handles are closed. */
     void (*stop)(void *priv, void (*done)(void *), void *arg);
     void (*destroy)(void *priv);
+    /*
+     * Optional, for `tagpurge check --online`: connect (blocking), report each
+     * problem with its fix on stderr, return how many; -1 when unreachable.
+     */
+    int (*check_online)(void *priv, const struct tagmap *);
     /* Human-readable position for logs: "0/1957B58", "binlog.000002:1234". */
     void (*format_pos)(const struct src_pos *, char *buf, size_t len);
 };

@@ -40,7 +40,23 @@ def source(c, **kw):
             "sources": [src], "sinks": []}
 
 
+def check_online(c, cfg, want_rc, want_text):
+    path = c.tmp / "check.json"
+    path.write_text(json.dumps(cfg))
+    out = subprocess.run([c.bin, "check", "--online", "-c", str(path)], capture_output=True,
+                         text=True, timeout=30, env=dict(os.environ, TAGPURGE_MY_PASSWORD="replpw"))
+    tp.check(out.returncode == want_rc and want_text in out.stdout + out.stderr,
+             f"check --online: exit {out.returncode}, want {want_rc} and {want_text!r}:\n"
+             f"{out.stdout}{out.stderr}")
+
+
 def errors(c):
+    check_online(c, source(c), 0, "source my: OK")
+    c.my.sql("SET GLOBAL binlog_format = 'MIXED'")
+    try:
+        check_online(c, source(c), 1, "binlog_format is MIXED: set binlog_format=ROW")
+    finally:
+        c.my.sql("SET GLOBAL binlog_format = 'ROW'")
     c.my.sql("DROP USER IF EXISTS 'noslave'@'127.0.0.1'; "
              "CREATE USER 'noslave'@'127.0.0.1' IDENTIFIED BY 'x'; "
              "GRANT BINLOG MONITOR, SELECT ON *.* TO 'noslave'@'127.0.0.1'")
@@ -51,6 +67,7 @@ def errors(c):
         nolog = tp.services.MariaDB(root, extra_args=["--skip-log-bin"])
         cfg = source(c, port=nolog.port)
         run_until(c, cfg, "binary logging is disabled on the server: start it with log_bin")
+        check_online(c, cfg, 1, "binary logging is disabled on the server")
         nolog.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Issue 3: the checkpointed binlog is purged from the server while tagpurge
 is down: on restart it logs the gap loudly, purges the fallback tags of every
-mapped table, and continues from the oldest binlog still there.  Then a
+mapped table and the configured gap_tags (a tag every page carries makes it a
+full purge), and continues from the oldest binlog still there.  Then a
 server that stops answering (SIGSTOP) is detected by the heartbeat/read
 timeout and reconnected; nothing is lost."""
 import sys
@@ -15,13 +16,13 @@ def body(c):
     c.sql("INSERT INTO products(id, category_id, name) VALUES (1, 3, 'a')")
     c.sql("INSERT INTO names VALUES (1, 'n')")
     c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}],
-             extra={"heartbeat_ms": 500})
+             extra={"heartbeat_ms": 500, "gap_tags": ["site"]})
     c.start()
     c.marker()
     c.stop()
 
     # While tagpurge is down: writes, rotations, and the checkpoint's file purged.
-    before = c.warm_all(["product-list", "names", "product-1", "product-2"], nodes=[0])
+    before = c.warm_all(["product-list", "names", "site", "product-1", "product-2"], nodes=[0])
     c.my.sql("FLUSH LOGS")
     c.commit("INSERT INTO products(id, category_id, name) VALUES (2, 4, 'b')")
     c.my.sql("FLUSH LOGS")
@@ -35,7 +36,7 @@ def body(c):
     c.start()
     tp.wait(lambda: "GAP:" in c.log.read_text(), "the gap to be logged", 10)
     c.wait_confirmed((newest, 4))
-    for t in ("product-list", "names"):  # every mapped table's fallback tags
+    for t in ("product-list", "names", "site"):  # every mapped table's fallback + gap_tags
         c.assert_purged(0, t, before[0, t])
     # product-2 was written in a purged file: only the broad purge covers it.
     c.assert_cached(0, "product-2", before[0, "product-2"])
