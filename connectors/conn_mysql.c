@@ -33,6 +33,7 @@
 #include "../broker/cfg.h"
 #include "../broker/log.h"
 #include "../broker/obj.h"
+#include "../broker/secret.h"
 #include "../broker/tagmap.h"
 #include "../broker/tagset.h"
 #include "../broker/txn.h"
@@ -866,32 +867,7 @@ dump(struct my *m, MYSQL *c, const struct src_pos *start)
 static int
 load_password(struct my *m)
 {
-    char buf[1024];
-    FILE *f;
-    size_t n;
-
-    if (m->password_env != NULL) {
-        const char *v = getenv(m->password_env);
-        if (v == NULL) {
-            log_err("source %s: password_env names %s, which is not set", m->name, m->password_env);
-            return (-1);
-        }
-        m->password = tp_strdup(v);
-    } else if (m->password_file != NULL) {
-        f = fopen(m->password_file, "r");
-        if (f == NULL) {
-            log_err("source %s: cannot read password_file %s: %s", m->name, m->password_file,
-                    strerror(errno));
-            return (-1);
-        }
-        n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
-        m->password = tp_strdup(buf);
-        memset(buf, 0, sizeof buf);
-    }
-    return (0);
+    return (secret_load(m->name, m->password_env, m->password_file, &m->password));
 }
 
 /* One connection's life: connect, check, position, stream.  0 when it streamed. */
@@ -1081,10 +1057,7 @@ my_destroy(void *priv)
     for (i = 0; m->names != NULL && i < m->nnames;)
         names_drop(m, m->names[i].table);
     free(m->names);
-    if (m->password != NULL) {
-        memset(m->password, 0, strlen(m->password));
-        free(m->password);
-    }
+    secret_free(&m->password);
     free(m->name);
     free(m->host);
     free(m->user);

@@ -26,6 +26,7 @@
 #include "../broker/cfg.h"
 #include "../broker/log.h"
 #include "../broker/obj.h"
+#include "../broker/secret.h"
 #include "../broker/tagmap.h"
 #include "connector.h"
 #include "pgoutput.h"
@@ -189,33 +190,7 @@ pg_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
 static int
 pg_load_password(struct pg *pg)
 {
-    char buf[1024];
-    FILE *f;
-    size_t n;
-
-    if (pg->password_env != NULL) {
-        const char *v = getenv(pg->password_env);
-        if (v == NULL) {
-            log_err("source %s: password_env names %s, which is not set", pg->name,
-                    pg->password_env);
-            return (-1);
-        }
-        pg->password = tp_strdup(v);
-    } else if (pg->password_file != NULL) {
-        f = fopen(pg->password_file, "r");
-        if (f == NULL) {
-            log_err("source %s: cannot read password_file %s: %s", pg->name, pg->password_file,
-                    strerror(errno));
-            return (-1);
-        }
-        n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
-        pg->password = tp_strdup(buf);
-        memset(buf, 0, sizeof buf);
-    }
-    return (0);
+    return (secret_load(pg->name, pg->password_env, pg->password_file, &pg->password));
 }
 
 /*------------------------------------------------------------------------
@@ -1253,10 +1228,7 @@ pg_destroy(void *priv)
     free(pg->oldv);
     free(pg->newv);
     pgo_destroy(&pg->dec);
-    if (pg->password != NULL) {
-        memset(pg->password, 0, strlen(pg->password));
-        free(pg->password);
-    }
+    secret_free(&pg->password);
     free(pg->name);
     free(pg->conninfo);
     free(pg->password_env);

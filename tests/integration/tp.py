@@ -231,9 +231,9 @@ class Case:
         return out
 
 
-def run(name, body):
+def run(name, body, case_class=None):
     """Run body(case); print tagpurge's log when it fails; exit status for ctest."""
-    case = Case(name)
+    case = (case_class or Case)(name)
     try:
         body(case)
     except BaseException as e:

@@ -8,7 +8,6 @@ after the commit.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,18 +122,4 @@ class MyCase(tp.Case):
 
 
 def run(name, body):
-    case = MyCase(name)
-    try:
-        body(case)
-    except BaseException as e:
-        print(f"FAIL {name}: {e}")
-        if case.log.exists():
-            print("---- tagpurge log ----")
-            print(case.log.read_text()[-8000:])
-        case.finish()
-        print(f"(kept {case.tmp})")
-        return 1
-    case.finish()
-    shutil.rmtree(case.tmp, ignore_errors=True)
-    print(f"PASS {name}")
-    return 0
+    return tp.run(name, body, MyCase)
