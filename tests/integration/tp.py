@@ -175,8 +175,8 @@ class Case:
         check(self.proc is None or self.proc.returncode in (0, -9),
               f"tagpurge exited {self.proc.returncode if self.proc else None}")
 
-    def finish(self):
-        """Stop everything; print the log on failure paths via run()."""
+    def _release(self):
+        """Resume any stopped node and kill a tagpurge still running."""
         for v in self.nodes:
             try:
                 v.sigcont()
@@ -185,6 +185,10 @@ class Case:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def finish(self):
+        """Release everything and drop the slot (run() prints the log on failure)."""
+        self._release()
         try:
             self.pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                          f"WHERE slot_name = '{self.slot}' AND NOT active")

@@ -106,14 +106,7 @@ class MyCase(tp.Case):
         self.proc.wait(timeout=10)
 
     def finish(self):
-        for v in self.nodes:
-            try:
-                v.sigcont()
-            except Exception:
-                pass
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self._release()  # no slot to drop: the checkpoint is a file in self.tmp
 
     def stats(self):
         """The counters of the last 'stats:' line tagpurge logged (at exit)."""

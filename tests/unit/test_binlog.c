@@ -26,40 +26,12 @@
 #include <sys/stat.h>
 
 #include "../../connectors/binlog.h"
+#include "fixtures.h"
 #include "test.h"
 
 /*--------------------------------------------------------------------
  * Fixture loading (as in test_binlog_value.c)
  */
-
-static const char *
-fixtures_dir(void)
-{
-    static const char tail[] = "tests/unit/test_binlog.c";
-    static char path[4096];
-    const char *env = getenv("TAGPURGE_FIXTURES"), *me = __FILE__;
-    size_t n = strlen(me), t = sizeof tail - 1;
-
-    if (env != NULL && *env != '\0')
-        return (env);
-    /* The shared fixtures sit beside the repository; find its root from this file's path. */
-    if (n >= t && strcmp(me + n - t, tail) == 0)
-        snprintf(path, sizeof path, "%.*s../shared/fixtures/mysql", (int)(n - t), me);
-    else
-        snprintf(path, sizeof path, "../shared/fixtures/mysql");
-    return (path);
-}
-
-static int
-fixtures_missing(void)
-{
-    struct stat st;
-
-    if (stat(fixtures_dir(), &st) == 0 && S_ISDIR(st.st_mode))
-        return (0);
-    printf("skip: no fixture folder %s (set TAGPURGE_FIXTURES)\n", fixtures_dir());
-    return (1);
-}
 
 static unsigned char *
 slurp(const char *name, size_t *len)
