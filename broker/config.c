@@ -11,8 +11,11 @@
 
 static const char *const top_keys[] = {"state_dir", "mapping",      "sources",       "sinks",
                                        "delivery",  "max_txn_tags", "max_tag_bytes", NULL};
-static const char *const delivery_keys[] = {"coalesce_ms", "retry_initial_ms", "retry_max_ms",
-                                            "timeout_ms", NULL};
+static const char *const delivery_keys[] = {"coalesce_ms",      "retry_initial_ms",
+                                            "retry_max_ms",     "timeout_ms",
+                                            "max_pending_tags", "flush_after_down_s",
+                                            "rebound_ms",       "discover_interval_s",
+                                            "hosts_file",       NULL};
 
 static int
 load_delivery(struct config *c, const json_t *root, struct cfg_ctx *ctx)
@@ -26,6 +29,10 @@ load_delivery(struct config *c, const json_t *root, struct cfg_ctx *ctx)
     dc->retry_initial_ms = 100;
     dc->retry_max_ms = 10000;
     dc->timeout_ms = 2000;
+    dc->max_pending_tags = 100000;
+    dc->flush_after_down_s = 300;
+    dc->rebound_ms = 0;
+    dc->discover_interval_s = 30;
     if (d == NULL)
         return (0);
     cfg_push_key(ctx, "delivery");
@@ -45,7 +52,20 @@ load_delivery(struct config *c, const json_t *root, struct cfg_ctx *ctx)
     DKEY(retry_initial_ms, 1, 3600000)
     DKEY(retry_max_ms, 1, 86400000)
     DKEY(timeout_ms, 1, 3600000)
+    DKEY(max_pending_tags, 1, 100000000)
+    DKEY(flush_after_down_s, 0, 86400 * 30)
+    DKEY(rebound_ms, 0, 3600000)
+    DKEY(discover_interval_s, 1, 86400)
 #undef DKEY
+    {
+        const char *hf = NULL;
+        if (cfg_get_str(ctx, d, "hosts_file", 0, &hf) < 0) {
+            rv = -1;
+            goto out;
+        }
+        if (hf != NULL)
+            snprintf(dc->hosts_file, sizeof dc->hosts_file, "%s", hf);
+    }
     if (dc->retry_max_ms < dc->retry_initial_ms) {
         cfg_push_key(ctx, "retry_max_ms");
         rv = cfg_error(ctx, "must not be less than retry_initial_ms (%ld)", dc->retry_initial_ms);
@@ -53,6 +73,48 @@ load_delivery(struct config *c, const json_t *root, struct cfg_ctx *ctx)
     }
 out:
     cfg_pop(ctx);
+    return (rv);
+}
+
+static struct sink *
+find_sink(const struct config *c, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < c->nsinks; i++)
+        if (strcmp(sink_name(c->sinks[i]), name) == 0)
+            return (c->sinks[i]);
+    return (NULL);
+}
+
+/* Every "after" names another sink, and following them never loops. */
+static int
+check_tiers(const struct config *c, const json_t *arr, struct cfg_ctx *ctx)
+{
+    const struct sink *s;
+    size_t i, hops;
+    int rv = 0;
+
+    for (i = 0; i < c->nsinks && rv == 0; i++) {
+        const char *after = sink_opts(c->sinks[i])->after;
+        if (after == NULL)
+            continue;
+        cfg_push_idx(ctx, i);
+        cfg_push_key(ctx, "after");
+        if (find_sink(c, after) == NULL)
+            rv = cfg_error(ctx, "no sink is named \"%s\"", after);
+        for (s = c->sinks[i], hops = 0; rv == 0 && s != NULL && sink_opts(s)->after != NULL;
+             hops++) {
+            if (hops > c->nsinks) {
+                rv = cfg_error(ctx, "sinks' \"after\" form a loop through \"%s\"", after);
+                break;
+            }
+            s = find_sink(c, sink_opts(s)->after);
+        }
+        cfg_pop(ctx);
+        cfg_pop(ctx);
+    }
+    (void)arr;
     return (rv);
 }
 
@@ -187,6 +249,8 @@ load_array(struct config *c, const json_t *root, const char *key, struct cfg_ctx
             break;
     }
 out:
+    if (rv == 0 && strcmp(key, "sinks") == 0)
+        rv = check_tiers(c, arr, ctx);
     cfg_pop(ctx);
     return (rv);
 }

@@ -100,7 +100,7 @@ node_start_round(struct node *n)
             tagset_add(n->merge, n->round[i]->tags[j], strlen(n->round[i]->tags[j]));
     tags = tagset_sorted(n->merge, &ntags);
     reqlist_free(&n->reqs);
-    sink_render(n->sink, tags, ntags, &n->reqs);
+    sink_render(n->sink, n->url, tags, ntags, &n->reqs);
     n->cur = 0;
     n->attempts = 0;
 }
@@ -163,11 +163,12 @@ node_failed(struct node *n, const char *why)
 }
 
 static void
-xfer_done(void *arg, long status, const char *err, const char *body)
+xfer_done(void *arg, long status, long retry_after_s, const char *err, const char *body)
 {
     struct node *n;
     char why[512];
 
+    (void)retry_after_s;
     CAST_OBJ_NOTNULL(n, arg, NODE_MAGIC);
     AN(n->state == NODE_SENDING);
     stats.purge_requests++;
@@ -197,9 +198,11 @@ node_send(struct node *n)
         node_round_done(n);
         return;
     }
+    const struct sink_opts *so = sink_opts(n->sink);
+    struct http_opts o = {n->f->cfg.timeout_ms, so->ca_file, so->client_cert, so->client_key,
+                          so->tls_verify};
     n->state = NODE_SENDING;
-    if (http_xfer_start(n->xfer, n->url, &n->reqs.v[n->cur], n->f->cfg.timeout_ms, xfer_done, n) !=
-        0)
+    if (http_xfer_start(n->xfer, n->url, &n->reqs.v[n->cur], &o, xfer_done, n) != 0)
         node_failed(n, "could not start the request");
 }
 

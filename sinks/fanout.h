@@ -29,6 +29,11 @@ struct delivery_cfg {
     long retry_initial_ms;
     long retry_max_ms;
     long timeout_ms;
+    long max_pending_tags;    /* per node, before its backlog escalates */
+    long flush_after_down_s;  /* 0: never */
+    long rebound_ms;          /* 0: no rebound purge */
+    long discover_interval_s; /* dns:// nodes are re-resolved this often */
+    char hosts_file[256];     /* "": dns:// names through the system resolver */
 };
 
 /* Sinks are borrowed and must outlive the fan-out. */

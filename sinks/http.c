@@ -172,16 +172,20 @@ check_done(struct http *h)
         AZ(curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv));
         CAST_OBJ_NOTNULL(x, (struct http_xfer *)(void *)priv, HTTP_XFER_MAGIC);
         CURLcode res = msg->data.result;
+        curl_off_t ra = 0;
         if (res == CURLE_OK &&
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
             status = 0;
+        if (res != CURLE_OK || curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK ||
+            ra < 0)
+            ra = 0;
         if (curl_multi_remove_handle(h->multi, x->easy) != CURLM_OK)
             log_err("http: curl_multi_remove_handle failed");
         x->busy = 0;
         curl_slist_free_all(x->hdrs);
         x->hdrs = NULL;
         x->body[x->bodylen] = '\0';
-        x->done(x->arg, res == CURLE_OK ? status : 0,
+        x->done(x->arg, res == CURLE_OK ? status : 0, (long)ra,
                 res == CURLE_OK ? NULL : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(res)),
                 x->body);
     }
@@ -303,8 +307,9 @@ set_headers(struct http_xfer *x, const struct http_req *r)
     size_t i;
 
     l = curl_slist_append(NULL, "User-Agent: tagpurge/" TAGPURGE_VERSION);
-    /* A bodyless custom method needs no Expect or Accept. */
+    /* No Accept; no Expect: 100-continue round trip before a body. */
     l = l ? curl_slist_append(l, "Accept:") : NULL;
+    l = l ? curl_slist_append(l, "Expect:") : NULL;
     for (i = 0; l != NULL && i < r->nheaders; i++)
         l = curl_slist_append(l, r->headers[i]);
     if (l == NULL)
@@ -321,9 +326,38 @@ set_headers(struct http_xfer *x, const struct http_req *r)
         }                                                                                          \
     } while (0)
 
+static int
+set_body(struct http_xfer *x, const struct http_req *r)
+{
+    if (r->body == NULL) {
+        /* Back to a bodyless request on a reused handle; the custom method stays. */
+        SETOPT(CURLOPT_HTTPGET, 1L);
+        return (0);
+    }
+    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->bodylen);
+    SETOPT(CURLOPT_COPYPOSTFIELDS, r->body);
+    return (0);
+}
+
+static int
+set_tls(struct http_xfer *x, const struct http_opts *o)
+{
+    SETOPT(CURLOPT_SSL_VERIFYPEER, o->tls_verify ? 1L : 0L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, o->tls_verify ? 2L : 0L);
+    /* Only ever set: NULL would drop curl's built-in CA store.  (A sink whose TLS files
+     * change on reload gets a new transfer.) */
+    if (o->ca_file != NULL)
+        SETOPT(CURLOPT_CAINFO, o->ca_file);
+    if (o->client_cert != NULL)
+        SETOPT(CURLOPT_SSLCERT, o->client_cert);
+    if (o->client_key != NULL)
+        SETOPT(CURLOPT_SSLKEY, o->client_key);
+    return (0);
+}
+
 int
-http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r, long timeout_ms,
-                http_done_f *done, void *arg)
+http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r,
+                const struct http_opts *o, http_done_f *done, void *arg)
 {
     CHECK_OBJ_NOTNULL(x, HTTP_XFER_MAGIC);
     AZ(x->busy);
@@ -333,11 +367,13 @@ http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r, 
         return (-1);
     x->errbuf[0] = '\0';
     x->bodylen = 0;
-    SETOPT(CURLOPT_URL, url);
+    if (set_body(x, r) != 0 || set_tls(x, o) != 0)
+        return (-1);
+    SETOPT(CURLOPT_URL, r->url != NULL ? r->url : url);
     SETOPT(CURLOPT_CUSTOMREQUEST, r->method);
     SETOPT(CURLOPT_HTTPHEADER, x->hdrs);
-    SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    SETOPT(CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");

@@ -17,8 +17,20 @@ struct http;
 struct http_xfer;
 struct http_req;
 
-/* status: the HTTP status, or 0 with err set (refused, timeout, ...). */
-typedef void http_done_f(void *arg, long status, const char *err, const char *body);
+/*
+ * status: the HTTP status, or 0 with err set (refused, timeout, ...).
+ * retry_after_s: the answer's Retry-After in seconds (either form), or 0.
+ */
+typedef void http_done_f(void *arg, long status, long retry_after_s, const char *err,
+                         const char *body);
+
+/* Per-request settings; strings are borrowed for the call only. */
+struct http_opts {
+    long timeout_ms;
+    const char *ca_file; /* NULL: the system store */
+    const char *client_cert, *client_key;
+    int tls_verify;
+};
 
 int http_new(struct http **, uv_loop_t *);
 /* Close the engine once every transfer is destroyed; done(arg) after handles close. */
@@ -27,7 +39,8 @@ void http_close(struct http *, void (*done)(void *), void *arg);
 struct http_xfer *http_xfer_new(struct http *);
 /* Cancels a running request without calling its done(). */
 void http_xfer_destroy(struct http_xfer **);
-int http_xfer_start(struct http_xfer *, const char *url, const struct http_req *, long timeout_ms,
-                    http_done_f *, void *arg);
+/* Send r to url (r->url wins when set); r's body is copied. */
+int http_xfer_start(struct http_xfer *, const char *url, const struct http_req *,
+                    const struct http_opts *, http_done_f *, void *arg);
 
 #endif

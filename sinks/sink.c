@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../broker/cfg.h"
@@ -24,9 +26,12 @@ struct sink {
     const struct sink_impl *impl;
     void *priv;
     struct sink_common common;
+    struct sink_opts opts;
     char *name, *method, *header;
+    char *after, *ca_file, *client_cert, *client_key;
     char **nodes;
     size_t nnodes;
+    struct http_req flush; /* method, url, headers, body; valid when opts.has_flush */
 };
 
 struct http_req *
@@ -53,16 +58,52 @@ req_add_header(struct http_req *r, const char *name, const char *value)
 }
 
 void
+req_add_line(struct http_req *r, const char *line)
+{
+    r->headers = tp_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
+    r->headers[r->nheaders++] = tp_strdup(line);
+}
+
+void
+req_set_url(struct http_req *r, const char *url)
+{
+    free(r->url);
+    r->url = url != NULL ? tp_strdup(url) : NULL;
+}
+
+void
+req_set_body(struct http_req *r, const char *body, size_t len)
+{
+    free(r->body);
+    r->body = tp_malloc(len + 1);
+    memcpy(r->body, body, len);
+    r->body[len] = '\0';
+    r->bodylen = len;
+}
+
+static void
+req_clear(struct http_req *r)
+{
+    size_t j;
+
+    for (j = 0; j < r->nheaders; j++) {
+        memset(r->headers[j], 0, strlen(r->headers[j])); /* may hold a token */
+        free(r->headers[j]);
+    }
+    free(r->headers);
+    free(r->method);
+    free(r->url);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+void
 reqlist_free(struct reqlist *l)
 {
-    size_t i, j;
+    size_t i;
 
-    for (i = 0; i < l->n; i++) {
-        for (j = 0; j < l->v[i].nheaders; j++)
-            free(l->v[i].headers[j]);
-        free(l->v[i].headers);
-        free(l->v[i].method);
-    }
+    for (i = 0; i < l->n; i++)
+        req_clear(&l->v[i]);
     free(l->v);
     l->v = NULL;
     l->n = 0;
@@ -108,42 +149,120 @@ header_ok(const char *s, int is_name)
     return (1);
 }
 
+/* A secret header value from {"env": NAME} or {"file": PATH}: first line, newline stripped. */
 static int
-parse_headers(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
+secret_value(struct cfg_ctx *ctx, const json_t *v, char **out)
 {
-    json_t *h = json_object_get(obj, "headers"), *v;
+    static const char *const keys[] = {"env", "file", "prefix", NULL};
+    const char *env = NULL, *file = NULL, *prefix = "";
+    char buf[8192];
+    size_t n;
+    FILE *f;
+
+    if (cfg_check_keys(ctx, v, keys) != 0 || cfg_get_str(ctx, v, "env", 0, &env) < 0 ||
+        cfg_get_str(ctx, v, "file", 0, &file) < 0 || cfg_get_str(ctx, v, "prefix", 0, &prefix) < 0)
+        return (-1);
+    if ((env == NULL) == (file == NULL))
+        return (cfg_error(ctx, "expected exactly one of \"env\" or \"file\""));
+    if (env != NULL) {
+        const char *e = getenv(env);
+        if (e == NULL)
+            return (cfg_error(ctx, "environment variable %s is not set", env));
+        snprintf(buf, sizeof buf, "%s%s", prefix, e);
+    } else {
+        f = fopen(file, "r");
+        if (f == NULL)
+            return (cfg_error(ctx, "cannot read %s: %s", file, strerror(errno)));
+        n = (size_t)snprintf(buf, sizeof buf, "%s", prefix);
+        n += fread(buf + n, 1, sizeof buf - 1 - n, f);
+        fclose(f);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+    }
+    *out = tp_strdup(buf);
+    memset(buf, 0, sizeof buf);
+    return (0);
+}
+
+/* A "headers" object into "Name: value" lines appended to *lines. */
+static int
+parse_header_obj(const json_t *h, char ***lines, size_t *nlines, struct cfg_ctx *ctx)
+{
+    json_t *v;
     const char *k;
+    char *val;
     size_t n;
     int rv = 0;
 
+    if (!json_is_object(h))
+        return (cfg_error(ctx, "expected an object of header names to values"));
+    json_object_foreach((json_t *)h, k, v)
+    {
+        cfg_push_key(ctx, k);
+        val = NULL;
+        if (!header_ok(k, 1) || *k == '\0')
+            rv = cfg_error_key(ctx, "invalid header name");
+        else if (json_is_object(v))
+            rv = secret_value(ctx, v, &val);
+        else if (!json_is_string(v))
+            rv = cfg_error(ctx, "expected a header value string, or {\"env\": NAME} or "
+                                "{\"file\": PATH}");
+        else
+            val = tp_strdup(json_string_value(v));
+        if (rv == 0 && !header_ok(val, 0))
+            rv = cfg_error(ctx, "expected a header value without control characters");
+        cfg_pop(ctx);
+        if (rv != 0) {
+            free(val);
+            return (rv);
+        }
+        n = strlen(k) + strlen(val) + 3;
+        *lines = tp_realloc(*lines, (*nlines + 1) * sizeof(char *));
+        (*lines)[*nlines] = tp_malloc(n);
+        snprintf((*lines)[(*nlines)++], n, "%s: %s", k, val);
+        memset(val, 0, strlen(val));
+        free(val);
+    }
+    return (0);
+}
+
+static int
+parse_headers(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
+{
+    json_t *h = json_object_get(obj, "headers");
+    int rv;
+
     if (h == NULL)
         return (0);
-    cfg_push_key(ctx, "headers");
-    if (!json_is_object(h)) {
-        rv = cfg_error(ctx, "expected an object of header names to values");
-        goto out;
-    }
     /* Configured headers replace the type's defaults wholesale. */
     while (s->common.nextra > 0)
         free(s->common.extra[--s->common.nextra]);
-    json_object_foreach(h, k, v)
-    {
-        cfg_push_key(ctx, k);
-        if (!header_ok(k, 1) || *k == '\0')
-            rv = cfg_error_key(ctx, "invalid header name");
-        else if (!json_is_string(v) || !header_ok(json_string_value(v), 0))
-            rv = cfg_error(ctx, "expected a header value without control characters");
-        cfg_pop(ctx);
-        if (rv != 0)
-            goto out;
-        n = strlen(k) + json_string_length(v) + 3;
-        s->common.extra = tp_realloc(s->common.extra, (s->common.nextra + 1) * sizeof(char *));
-        s->common.extra[s->common.nextra] = tp_malloc(n);
-        snprintf(s->common.extra[s->common.nextra++], n, "%s: %s", k, json_string_value(v));
-    }
-out:
+    cfg_push_key(ctx, "headers");
+    rv = parse_header_obj(h, &s->common.extra, &s->common.nextra, ctx);
     cfg_pop(ctx);
     return (rv);
+}
+
+/* http(s)://..., or dns://NAME:PORT[/PATH] (every address of NAME is a node). */
+static int
+node_spec_ok(const char *u)
+{
+    const char *p;
+
+    if (!header_ok(u, 0) || strchr(u, ' ') != NULL)
+        return (0);
+    if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)
+        return (1);
+    if (strncmp(u, "dns://", 6) != 0)
+        return (0);
+    p = u + 6;
+    if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == 0)
+        return (0);
+    p += strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+    if (*p++ != ':' || strspn(p, "0123456789") == 0 || strspn(p, "0123456789") > 5)
+        return (0);
+    p += strspn(p, "0123456789");
+    return (*p == '\0' || *p == '/');
 }
 
 static int
@@ -165,9 +284,9 @@ parse_nodes(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
     {
         const char *u = json_string_value(v);
         cfg_push_idx(ctx, i);
-        if (u == NULL || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
-            !header_ok(u, 0) || strchr(u, ' ') != NULL)
-            rv = cfg_error(ctx, "expected a node URL such as \"http://127.0.0.1:6081\"");
+        if (u == NULL || !node_spec_ok(u))
+            rv = cfg_error(ctx, "expected a node URL such as \"http://127.0.0.1:6081\" or "
+                                "\"dns://varnish.internal:6081\"");
         cfg_pop(ctx);
         if (rv != 0)
             goto out;
@@ -182,13 +301,15 @@ static int
 check_keys(const struct sink_impl *impl, const json_t *obj, struct cfg_ctx *ctx)
 {
     static const char *const common[] = {
-        "name", "type", "nodes", "method", "header", "max_header_bytes", "headers"};
-    const char *allowed[32];
+        "name",    "type",    "nodes",          "method",     "header",     "max_header_bytes",
+        "headers", "after",   "after_delay_ms", "rate_per_s", "rate_burst", "max_pending_tags",
+        "flush",   "ca_file", "client_cert",    "client_key", "tls_verify"};
+    const char *allowed[48];
     size_t n = 0, i;
 
     for (i = 0; i < sizeof common / sizeof *common; i++)
         allowed[n++] = common[i];
-    for (i = 0; impl->keys != NULL && impl->keys[i] != NULL && n < 31; i++)
+    for (i = 0; impl->keys != NULL && impl->keys[i] != NULL && n < 47; i++)
         allowed[n++] = impl->keys[i];
     allowed[n] = NULL;
     return (cfg_check_keys(ctx, obj, allowed));
@@ -229,6 +350,127 @@ parse_common(struct sink *s, const json_t *obj, size_t max_tag_bytes, struct cfg
     return (0);
 }
 
+static int
+get_number(struct cfg_ctx *ctx, const json_t *obj, const char *key, double min, double max,
+           double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    int rv = 0;
+
+    if (v == NULL)
+        return (0);
+    cfg_push_key(ctx, key);
+    if (!json_is_number(v) || json_number_value(v) < min || json_number_value(v) > max)
+        rv = cfg_error(ctx, "expected a number from %g to %g", min, max);
+    else
+        *out = json_number_value(v);
+    cfg_pop(ctx);
+    return (rv);
+}
+
+/* "flush": {"method", "url", "headers", "body"}: the request that purges everything. */
+static int
+parse_flush(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
+{
+    static const char *const keys[] = {"method", "url", "headers", "body", NULL};
+    const json_t *fl = json_object_get(obj, "flush");
+    const char *method = s->method, *url = NULL, *body = NULL;
+    json_t *h;
+    int rv = -1;
+
+    if (fl == NULL)
+        return (0);
+    cfg_push_key(ctx, "flush");
+    if (cfg_expect_object(ctx, fl, "a request: {\"method\", \"url\", \"headers\", \"body\"}") !=
+            0 ||
+        cfg_check_keys(ctx, fl, keys) != 0 || cfg_get_str(ctx, fl, "method", 0, &method) < 0 ||
+        cfg_get_str(ctx, fl, "url", 0, &url) < 0 || cfg_get_str(ctx, fl, "body", 0, &body) < 0)
+        goto out;
+    if (!header_ok(method, 1) || *method == '\0') {
+        cfg_push_key(ctx, "method");
+        cfg_error(ctx, "invalid method \"%s\"", method);
+        cfg_pop(ctx);
+        goto out;
+    }
+    if (url != NULL && *url != '/' && strncmp(url, "http://", 7) != 0 &&
+        strncmp(url, "https://", 8) != 0) {
+        cfg_push_key(ctx, "url");
+        cfg_error(ctx, "expected an absolute URL, or a path starting with / (on each node)");
+        cfg_pop(ctx);
+        goto out;
+    }
+    s->flush.method = tp_strdup(method);
+    s->flush.url = url != NULL ? tp_strdup(url) : NULL;
+    if (body != NULL)
+        req_set_body(&s->flush, body, strlen(body));
+    h = json_object_get(fl, "headers");
+    if (h != NULL) {
+        cfg_push_key(ctx, "headers");
+        rv = parse_header_obj(h, &s->flush.headers, &s->flush.nheaders, ctx);
+        cfg_pop(ctx);
+        if (rv != 0)
+            goto out;
+    }
+    s->opts.has_flush = 1;
+    rv = 0;
+out:
+    cfg_pop(ctx);
+    return (rv);
+}
+
+static int
+dup_opt(struct cfg_ctx *ctx, const json_t *obj, const char *key, char **out)
+{
+    const char *v = NULL;
+
+    if (cfg_get_str(ctx, obj, key, 0, &v) < 0)
+        return (-1);
+    *out = v != NULL ? tp_strdup(v) : NULL;
+    return (0);
+}
+
+/* Delivery options (struct sink_opts); "after" is checked against the other sinks by the caller. */
+static int
+parse_opts(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
+{
+    struct sink_opts *o = &s->opts;
+    long long delay = 0, mpt = -1;
+    int verify = 1;
+
+    o->rate_per_s = 0;
+    o->rate_burst = 1;
+    if (dup_opt(ctx, obj, "after", &s->after) != 0 ||
+        cfg_get_int(ctx, obj, "after_delay_ms", 0, 0, 3600000, &delay) < 0 ||
+        get_number(ctx, obj, "rate_per_s", 0.001, 1e6, &o->rate_per_s) != 0 ||
+        get_number(ctx, obj, "rate_burst", 1, 1e6, &o->rate_burst) != 0 ||
+        cfg_get_int(ctx, obj, "max_pending_tags", 0, 1, 100000000, &mpt) < 0 ||
+        dup_opt(ctx, obj, "ca_file", &s->ca_file) != 0 ||
+        dup_opt(ctx, obj, "client_cert", &s->client_cert) != 0 ||
+        dup_opt(ctx, obj, "client_key", &s->client_key) != 0 ||
+        cfg_get_bool(ctx, obj, "tls_verify", 0, &verify) < 0 || parse_flush(s, obj, ctx) != 0)
+        return (-1);
+    if (s->client_key != NULL && s->client_cert == NULL) {
+        cfg_push_key(ctx, "client_key");
+        cfg_error(ctx, "client_key needs client_cert");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    if (s->after != NULL && strcmp(s->after, s->name) == 0) {
+        cfg_push_key(ctx, "after");
+        cfg_error(ctx, "a sink cannot come after itself");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    o->after = s->after;
+    o->after_delay_ms = (long)delay;
+    o->max_pending_tags = (long)mpt;
+    o->ca_file = s->ca_file;
+    o->client_cert = s->client_cert;
+    o->client_key = s->client_key;
+    o->tls_verify = verify;
+    return (0);
+}
+
 int
 sink_configure(struct sink **sp, const json_t *obj, size_t max_tag_bytes, struct cfg_ctx *ctx)
 {
@@ -252,7 +494,8 @@ sink_configure(struct sink **sp, const json_t *obj, size_t max_tag_bytes, struct
     }
     if (check_keys(s->impl, obj, ctx) != 0 || parse_nodes(s, obj, ctx) != 0 ||
         parse_common(s, obj, max_tag_bytes, ctx) != 0 ||
-        s->impl->configure(&s->priv, obj, &s->common, ctx) != 0 || parse_headers(s, obj, ctx) != 0)
+        s->impl->configure(&s->priv, obj, &s->common, ctx) != 0 ||
+        parse_headers(s, obj, ctx) != 0 || parse_opts(s, obj, ctx) != 0)
         return (-1);
     return (0);
 }
@@ -273,6 +516,11 @@ sink_destroy(struct sink **sp)
     for (i = 0; i < s->common.nextra; i++)
         free(s->common.extra[i]);
     free(s->common.extra);
+    req_clear(&s->flush);
+    free(s->after);
+    free(s->ca_file);
+    free(s->client_cert);
+    free(s->client_key);
     free(s->nodes);
     free(s->name);
     free(s->method);
@@ -303,17 +551,70 @@ sink_node(const struct sink *s, size_t i)
     return (s->nodes[i]);
 }
 
-void
-sink_render(const struct sink *s, const char *const *tags, size_t n, struct reqlist *out)
+const struct sink_opts *
+sink_opts(const struct sink *s)
 {
-    size_t i, first = out->n;
+    CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
+    return (&s->opts);
+}
+
+static void
+add_extra(const struct sink *s, struct reqlist *out, size_t first)
+{
+    size_t i;
+
+    for (; first < out->n; first++)
+        for (i = 0; i < s->common.nextra; i++)
+            req_add_line(&out->v[first], s->common.extra[i]);
+}
+
+void
+sink_render(const struct sink *s, const char *node_url, const char *const *tags, size_t n,
+            struct reqlist *out)
+{
+    size_t first = out->n;
 
     CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
-    s->impl->render(s->priv, &s->common, tags, n, out);
-    for (; first < out->n; first++)
-        for (i = 0; i < s->common.nextra; i++) {
-            struct http_req *r = &out->v[first];
-            r->headers = tp_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
-            r->headers[r->nheaders++] = tp_strdup(s->common.extra[i]);
-        }
+    s->impl->render(s->priv, &s->common, node_url, tags, n, out);
+    if (!s->impl->own_headers)
+        add_extra(s, out, first);
+}
+
+/* The node URL with its path replaced by path. */
+static char *
+node_with_path(const char *node_url, const char *path)
+{
+    const char *host = strstr(node_url, "://");
+    size_t keep;
+    char *u;
+
+    host = host != NULL ? host + 3 : node_url;
+    keep = (size_t)(host - node_url) + strcspn(host, "/?#");
+    u = tp_malloc(keep + strlen(path) + 1);
+    memcpy(u, node_url, keep);
+    strcpy(u + keep, path);
+    return (u);
+}
+
+void
+sink_render_flush(const struct sink *s, const char *node_url, struct reqlist *out)
+{
+    struct http_req *r;
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
+    AN(s->opts.has_flush);
+    r = reqlist_add(out, s->flush.method);
+    if (s->flush.url != NULL && s->flush.url[0] == '/')
+        r->url = node_with_path(node_url, s->flush.url);
+    else if (s->flush.url != NULL)
+        r->url = tp_strdup(s->flush.url);
+    /* The sink's own headers (tokens) first, then the flush's. */
+    for (i = 0; i < s->common.nextra; i++)
+        if (strstr(s->common.extra[i], "{tags_") == NULL)
+            req_add_line(r, s->common.extra[i]);
+    for (i = 0; i < s->flush.nheaders; i++)
+        req_add_line(r, s->flush.headers[i]);
+    if (s->flush.body != NULL)
+        req_set_body(r, s->flush.body, s->flush.bodylen);
 }

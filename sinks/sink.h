@@ -7,6 +7,10 @@
  * Delivery (queues, retries, connections) lives in sinks/fanout.c and is the
  * same for every type; adding a type never touches it or the pipeline.
  *
+ * Header values in "headers" (and in "flush") are strings, or
+ * {"env": NAME} / {"file": PATH} with an optional "prefix": secrets are read
+ * once at load and never logged.
+ *
  * Ownership: struct reqlist owns its requests and their strings.
  */
 #ifndef TP_SINK_H
@@ -19,8 +23,11 @@ struct cfg_ctx;
 
 struct http_req {
     char *method;
+    char *url;      /* NULL: the node's URL */
     char **headers; /* "Name: value" lines */
     size_t nheaders;
+    char *body; /* NULL: no body */
+    size_t bodylen;
 };
 
 struct reqlist {
@@ -30,6 +37,9 @@ struct reqlist {
 
 struct http_req *reqlist_add(struct reqlist *, const char *method);
 void req_add_header(struct http_req *, const char *name, const char *value);
+void req_add_line(struct http_req *, const char *line); /* "Name: value", copied */
+void req_set_url(struct http_req *, const char *url);
+void req_set_body(struct http_req *, const char *body, size_t len);
 void reqlist_free(struct reqlist *);
 
 /* Keys every sink has; the type supplies defaults for method and header. */
@@ -38,8 +48,24 @@ struct sink_common {
     const char *method;
     const char *header;
     size_t max_header_bytes;
-    char **extra; /* extra header lines "Name: value", fixed per sink */
+    char **extra; /* the "headers" lines "Name: value" (secrets resolved) */
     size_t nextra;
+};
+
+/*
+ * Delivery options every sink has (README "Delivery"); the fan-out reads
+ * them, sink types never do.
+ */
+struct sink_opts {
+    const char *after;     /* NULL, or the sink whose acknowledgement comes first */
+    long after_delay_ms;   /* and how long after it */
+    double rate_per_s;     /* token bucket shared by the sink's nodes; 0: none */
+    double rate_burst;     /* bucket size */
+    long max_pending_tags; /* -1: the delivery default */
+    const char *ca_file;   /* NULL: the system's CA store */
+    const char *client_cert, *client_key;
+    int tls_verify; /* 1 unless "tls_verify": false */
+    int has_flush;  /* a "flush" request is configured */
 };
 
 struct sink_impl {
@@ -49,12 +75,17 @@ struct sink_impl {
     const char *const *keys; /* type-specific keys, NULL-terminated */
     /* Bytes the header value needs beyond the tags themselves. */
     size_t overhead;
+    /* 1: the type expands "headers" itself (templates); else they are appended verbatim. */
+    int own_headers;
     int (*configure)(void **priv, const json_t *obj, struct sink_common *, struct cfg_ctx *);
     /* Worst-case encoded size of one tag (for config validation). */
     size_t (*tag_cost)(const char *tag);
-    /* Append the requests that purge tags[0..n) (sorted, distinct) to out. */
-    void (*render)(const void *priv, const struct sink_common *, const char *const *tags, size_t n,
-                   struct reqlist *out);
+    /*
+     * Append the requests that purge tags[0..n) (sorted, distinct) on the node
+     * at node_url to out.
+     */
+    void (*render)(const void *priv, const struct sink_common *, const char *node_url,
+                   const char *const *tags, size_t n, struct reqlist *out);
     void (*destroy)(void *priv);
 };
 
@@ -65,7 +96,11 @@ void sink_destroy(struct sink **);
 const char *sink_name(const struct sink *);
 size_t sink_nnodes(const struct sink *);
 const char *sink_node(const struct sink *, size_t i);
-void sink_render(const struct sink *, const char *const *tags, size_t n, struct reqlist *out);
+const struct sink_opts *sink_opts(const struct sink *);
+void sink_render(const struct sink *, const char *node_url, const char *const *tags, size_t n,
+                 struct reqlist *out);
+/* Append the configured "flush" request (purge everything) for node_url; needs has_flush. */
+void sink_render_flush(const struct sink *, const char *node_url, struct reqlist *out);
 
 /*
  * Split helper for impls: the end of the longest run of tags starting at

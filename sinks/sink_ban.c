@@ -60,14 +60,15 @@ ban_escape(char *dst, const char *tag)
 }
 
 static void
-ban_render(const void *priv, const struct sink_common *c, const char *const *tags, size_t n,
-           struct reqlist *out)
+ban_render(const void *priv, const struct sink_common *c, const char *node_url,
+           const char *const *tags, size_t n, struct reqlist *out)
 {
     size_t overhead = sizeof ban_prefix - 1 + sizeof ban_suffix - 1;
     size_t start = 0, end, i, len;
     char *buf;
 
     (void)priv;
+    (void)node_url;
     AN(c->max_header_bytes > overhead);
     buf = tp_malloc(c->max_header_bytes + 1);
     while (start < n) {

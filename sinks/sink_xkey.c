@@ -44,9 +44,10 @@ xkey_configure(void **priv, const json_t *obj, struct sink_common *c, struct cfg
 }
 
 static void
-xkey_render(const void *priv, const struct sink_common *c, const char *const *tags, size_t n,
-            struct reqlist *out)
+xkey_render(const void *priv, const struct sink_common *c, const char *node_url,
+            const char *const *tags, size_t n, struct reqlist *out)
 {
+    (void)node_url;
     const struct xkey *x = priv;
     size_t start = 0, end, i, len;
     char *buf;

@@ -42,7 +42,7 @@ TEST(ban_regex_is_anchored_and_escaped)
     struct sink *s = make("{\"name\":\"b\",\"type\":\"ban\",\"nodes\":[\"http://h:1\"]}", &err);
 
     ASSERT(s != NULL);
-    sink_render(s, tags, 3, &l);
+    sink_render(s, "http://h:1", tags, 3, &l);
     ASSERT_EQ(l.n, 1);
     ASSERT_STR_EQ(l.v[0].method, "BAN");
     ASSERT_STR_EQ(header_value(&l.v[0], "X-Cache-Tags"),
@@ -65,7 +65,7 @@ TEST(ban_headers_are_configurable)
                           &err);
 
     ASSERT(s != NULL);
-    sink_render(s, tags, 1, &l);
+    sink_render(s, "http://h:1", tags, 1, &l);
     ASSERT_STR_EQ(l.v[0].method, "PURGETAGS");
     ASSERT_STR_EQ(header_value(&l.v[0], "X-Tags"), "(^|,)(t)(,|$)");
     ASSERT_STR_EQ(header_value(&l.v[0], "X-Host"), "^www\\.example\\.com$");
@@ -81,13 +81,13 @@ TEST(xkey_defaults_and_soft)
     const char *err;
     struct sink *s = make("{\"name\":\"x\",\"type\":\"xkey\",\"nodes\":[\"http://h:1\"]}", &err);
 
-    sink_render(s, tags, 2, &l);
+    sink_render(s, "http://h:1", tags, 2, &l);
     ASSERT_STR_EQ(l.v[0].method, "PURGEKEYS");
     ASSERT_STR_EQ(header_value(&l.v[0], "xkey-purge"), "a b");
     reqlist_free(&l);
     sink_destroy(&s);
     s = make("{\"name\":\"x\",\"type\":\"xkey\",\"nodes\":[\"http://h:1\"],\"soft\":true}", &err);
-    sink_render(s, tags, 2, &l);
+    sink_render(s, "http://h:1", tags, 2, &l);
     ASSERT_STR_EQ(header_value(&l.v[0], "xkey-softpurge"), "a b");
     reqlist_free(&l);
     sink_destroy(&s);
@@ -109,7 +109,7 @@ check_split(const char *json, const char *header, const char *prefix, const char
         tags[i] = malloc(32);
         snprintf(tags[i], 32, "tag-%04zu-%.*s", i, (int)(i % 17), "xxxxxxxxxxxxxxxxx");
     }
-    sink_render(s, (const char *const *)tags, 2000, &l);
+    sink_render(s, "http://h:1", (const char *const *)tags, 2000, &l);
     ASSERT(l.n > 1);
     for (j = 0; j < l.n; j++) {
         const char *v = header_value(&l.v[j], header);
