@@ -25,6 +25,9 @@ struct batch {
 #define BATCH_MAGIC 0x0ba7c4e5
     struct pipeline *p;
     struct tagset *tags;
+    struct tagset *broad;  /* what covers them all (escalation) */
+    int broad_ok;          /* every transaction's broad tags are known */
+    size_t ntags;          /* for the log, after tags went to the fan-out */
     struct ckpt **entries; /* transactions it carries; borrowed from their source */
     size_t nentries;
     uint64_t first_commit_ns; /* monotonic, when the first transaction arrived */
@@ -116,11 +119,10 @@ batch_done(void *arg)
     if (b->first_commit_us > 0 && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
                   "%.1f ms after commit",
-                  tagset_count(b->tags), b->nentries, (double)(now_ns() - b->first_commit_ns) / 1e6,
+                  b->ntags, b->nentries, (double)(now_ns() - b->first_commit_ns) / 1e6,
                   (double)(wall_us() - b->first_commit_us) / 1e3);
     for (i = 0; i < b->nentries; i++)
         b->entries[i]->done = 1;
-    tagset_destroy(&b->tags);
     free(b->entries);
     FREE_OBJ(b);
     for (i = 0; i < p->nsources; i++)
@@ -132,17 +134,27 @@ static void
 batch_close(struct pipeline *p)
 {
     struct batch *b = p->open;
-    const char *const *tags;
-    size_t n;
+    struct purge_tags t;
+    struct tagset *tags, *broad;
 
     if (b == NULL)
         return;
     p->open = NULL;
     uv_timer_stop(&p->coalesce);
     stats.batches++;
-    tags = tagset_sorted(b->tags, &n);
+    /* The fan-out copies what it needs; b keeps only its entries. */
+    tags = b->tags;
+    broad = b->broad;
+    b->tags = b->broad = NULL;
+    t.tags = tagset_sorted(tags, &t.n);
+    b->ntags = t.n;
+    t.broad = tagset_sorted(broad, &t.nbroad);
+    if (!b->broad_ok)
+        t.nbroad = 0;
     /* May call batch_done() before it returns (no nodes): b is not used after. */
-    fanout_submit(p->fanout, tags, n, batch_done, b);
+    fanout_submit(p->fanout, &t, batch_done, b);
+    tagset_destroy(&tags);
+    tagset_destroy(&broad);
 }
 
 static void
@@ -155,7 +167,8 @@ coalesce_cb(uv_timer_t *t)
 }
 
 static void
-batch_add(struct pipeline *p, struct ckpt *c, struct tagset *tags, int64_t commit_us)
+batch_add(struct pipeline *p, struct ckpt *c, const struct txn *t, struct tagset *tags,
+          int64_t commit_us)
 {
     struct batch *b = p->open;
 
@@ -163,6 +176,8 @@ batch_add(struct pipeline *p, struct ckpt *c, struct tagset *tags, int64_t commi
         ALLOC_OBJ(b, BATCH_MAGIC);
         b->p = p;
         b->tags = tagset_new();
+        b->broad = tagset_new();
+        b->broad_ok = 1;
         b->first_commit_ns = now_ns();
         b->first_commit_us = commit_us;
         p->open = b;
@@ -171,6 +186,8 @@ batch_add(struct pipeline *p, struct ckpt *c, struct tagset *tags, int64_t commi
                               0));
     }
     tagset_merge(b->tags, tags);
+    if (txn_broad(t, b->broad) != 0)
+        b->broad_ok = 0;
     b->entries = tp_realloc(b->entries, (b->nentries + 1) * sizeof *b->entries);
     b->entries[b->nentries++] = c;
     if (p->cfg->delivery.coalesce_ms == 0)
@@ -273,7 +290,7 @@ source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, st
         source_advance(s);
     } else {
         stats.tags_emitted += tagset_count(tags);
-        batch_add(s->p, c, tags, commit_us);
+        batch_add(s->p, c, t, tags, commit_us);
     }
 }
 
@@ -373,7 +390,7 @@ pipeline_start(struct pipeline *p)
     size_t i;
 
     CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
-    if (fanout_nnodes(p->fanout) == 0)
+    if (fanout_empty(p->fanout))
         log_warn("no sink nodes configured: changes are read and confirmed without purging");
     for (i = 0; i < p->nsources; i++) {
         struct source *s = &p->sources[i];
@@ -415,6 +432,7 @@ pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
     /* An open batch was never submitted: it stays unconfirmed and is replayed. */
     if (p->open != NULL) {
         tagset_destroy(&p->open->tags);
+        tagset_destroy(&p->open->broad);
         free(p->open->entries);
         FREE_OBJ(p->open);
     }

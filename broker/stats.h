@@ -23,6 +23,13 @@
     C(purge_requests, "HTTP purge requests completed")                                             \
     C(purge_failures, "HTTP purge requests that failed")                                           \
     C(purge_retries, "Retries scheduled")                                                          \
+    C(retry_after_waits, "Retries delayed by a Retry-After answer (429/503)")                      \
+    C(rate_waits, "Requests held back by a sink's rate limit")                                     \
+    C(escalations, "Node backlogs replaced by one broad purge (max_pending_tags, node down)")      \
+    C(flushes, "Broad purges acknowledged after a node was down or escalated with flush")          \
+    C(nodes_down, "Nodes marked down (unreachable past flush_after_down_s)")                       \
+    C(node_drops, "Nodes removed (reload, discovery) with their pending purges released")          \
+    C(rebound_purges, "Rebound purges (second pass after rebound_ms)")                             \
     C(checkpoints, "Checkpoint advances confirmed to sources")
 
 struct tp_stats {

@@ -13,6 +13,7 @@ struct txn {
     size_t max_tags;
     char *source;
     struct tagset *tags;
+    struct tagset *literal; /* tags added by txn_add_tags(): broad already */
     int collapsed;
     const struct tagmap_entry **touched;
     size_t ntouched, maxtouched;
@@ -29,6 +30,7 @@ txn_new(const struct tagmap *map, size_t max_tags, const char *source)
     t->max_tags = max_tags;
     t->source = tp_strdup(source);
     t->tags = tagset_new();
+    t->literal = tagset_new();
     return (t);
 }
 
@@ -41,6 +43,7 @@ txn_destroy(struct txn **tp)
         return;
     CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
     tagset_destroy(&t->tags);
+    tagset_destroy(&t->literal);
     free(t->touched);
     free(t->source);
     FREE_OBJ(t);
@@ -52,6 +55,7 @@ txn_reset(struct txn *t)
 {
     CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
     tagset_clear(t->tags);
+    tagset_clear(t->literal);
     t->collapsed = 0;
     t->ntouched = 0;
     memset(&t->counts, 0, sizeof t->counts);
@@ -145,8 +149,26 @@ txn_add_tags(struct txn *t, const char *const *tags, size_t n)
     size_t i;
 
     CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         tagset_add(t->tags, tags[i], strlen(tags[i]));
+        tagset_add(t->literal, tags[i], strlen(tags[i]));
+    }
+}
+
+int
+txn_broad(const struct txn *t, struct tagset *out)
+{
+    size_t i;
+    int rv = 0;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    tagset_merge(out, t->literal);
+    for (i = 0; i < t->ntouched; i++) {
+        if (tagmap_nfallback(t->touched[i]) == 0)
+            rv = -1;
+        tagmap_add_fallback(t->touched[i], out);
+    }
+    return (rv);
 }
 
 void

@@ -46,6 +46,12 @@ void txn_broaden(struct txn *, const char *table);
 void txn_add_tags(struct txn *, const char *const *tags, size_t n);
 /* Count a statement-only event (binlog_format STATEMENT/MIXED) on a mapped table. */
 void txn_count_statement(struct txn *);
+/*
+ * Add the tags that cover this transaction whatever its rows were: the
+ * fallback tags of every mapped table it touched, and its literal tags.  -1
+ * when a touched table has no fallback tags (then out does not cover it).
+ */
+int txn_broad(const struct txn *, struct tagset *out);
 /* The final tags (fallbacks of touched tables added when collapsed); borrowed. */
 struct tagset *txn_finish(struct txn *);
 const struct txn_counts *txn_counts(const struct txn *);

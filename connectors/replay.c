@@ -158,17 +158,18 @@ replay_send(const struct config *c, struct tagset *tags)
 {
     uv_loop_t loop;
     struct fanout *f;
-    const char *const *v;
+    struct purge_tags t = {0};
     size_t n;
     int delivered = 0;
 
-    v = tagset_sorted(tags, &n);
+    t.tags = tagset_sorted(tags, &t.n);
+    n = t.n;
     if (n == 0)
         return (0);
     AZ(uv_loop_init(&loop));
     if (fanout_new(&f, &loop, c->sinks, c->nsinks, &c->delivery) != 0)
         return (1);
-    fanout_submit(f, v, n, send_done, &delivered);
+    fanout_submit(f, &t, send_done, &delivered);
     while (!delivered && uv_run(&loop, UV_RUN_ONCE) != 0)
         ;
     fanout_close(f, NULL, NULL);

@@ -1,3 +1,4 @@
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -5,50 +6,143 @@
 #include "../broker/obj.h"
 #include "../broker/stats.h"
 #include "../broker/tagset.h"
+#include "discover.h"
 #include "fanout.h"
 #include "http.h"
 #include "sink.h"
 
-/* One batch of tags on its way to every node; freed when the last node acks. */
+/*
+ * Objects and who owns them:
+ *  fanout  owns every fsink, node, purge and disc.
+ *  purge   one submitted batch, shared by every node that still owes it; one
+ *          entry per sink (its tier state).  Its tags are freed as soon as no
+ *          one can render them any more (tag_refs 0), so a node that escalated
+ *          does not pin memory; the purge itself lives until done().
+ *  fsink   per configured sink: tier delay queue, rate bucket, its nodes.
+ *  node    one cache node: FIFO of purge pointers, state machine below.
+ *  disc    one dns:// node spec of a sink.
+ */
+
+enum entry_state {
+    E_WAIT,  /* for the "after" sink, or for the sink's first discovery */
+    E_DELAY, /* after_delay_ms running, in the fsink's delay queue */
+    E_SENT,  /* queued on the sink's nodes; pending of them still owe it */
+    E_DONE,
+};
+
+struct entry {
+    unsigned sink_id;
+    enum entry_state st;
+    unsigned pending;
+};
+
 struct purge {
     unsigned magic;
 #define PURGE_MAGIC 0x0b5e1a6d
-    char **tags;
+    char **tags; /* NULL once tag_refs reached 0 */
     size_t ntags;
-    unsigned pending; /* nodes that have not acknowledged yet */
+    char **broad;
+    size_t nbroad;
+    unsigned tag_refs; /* entries waiting + nodes holding it unescalated + rebound */
+    struct entry *ent;
+    size_t nent;
+    size_t open_ents; /* entries not E_DONE */
+    int rebound;      /* this is the second pass */
+    int rebound_hold; /* a second pass is due: tag_refs counts one for it */
+    unsigned hold;    /* purge_advance_all() frames on the stack: do not free */
+    uint64_t due_ms;  /* in the rebound queue: when */
     void (*done)(void *);
     void *arg;
+    struct purge *prev, *next; /* the fan-out's live list */
+};
+
+/* A FIFO of purges with due times; due times only grow (one fixed delay each). */
+struct dueq {
+    struct purge **v;
+    uint64_t *due;
+    size_t head, len, cap;
 };
 
 /*
- * Node states.
- *  NODE_IDLE     nothing in flight.  next: SENDING (a purge was queued).
- *                watchers: none.
- *  NODE_SENDING  request reqs[cur] in flight.  next: SENDING (next request),
- *                IDLE (round acknowledged, queue empty), BACKOFF (failure).
- *                watchers: the HTTP transfer (timeout_ms).
- *  NODE_BACKOFF  waiting to resend reqs[cur].  next: SENDING.
- *                watchers: the backoff timer.
+ * Node states (logged on change, README "Delivery guarantees"):
+ *  N_IDLE        nothing to send.  next: CONNECTING/SENDING (a purge queued),
+ *                BACKOFF (a rate-limit token is needed first).
+ *  N_CONNECTING  a request in flight to a node not known healthy: new, or
+ *                after a failure.  next: SENDING/IDLE (acknowledged),
+ *                BACKOFF/DOWN (failed).
+ *  N_SENDING     a request in flight to a healthy node.  next: SENDING (next
+ *                request), IDLE (round acknowledged, queue empty), BACKOFF.
+ *  N_BACKOFF     waiting for the timer: retry after a failure (exponential,
+ *                jittered, at least Retry-After on 429/503), or a rate-limit
+ *                token.  next: CONNECTING/SENDING, DOWN.
+ *  N_DOWN        failing for longer than flush_after_down_s: the backlog was
+ *                escalated, and the first request it gets back is the broad
+ *                purge ("flush", or the backlog's fallback tags).
+ *                next: CONNECTING (timer).
  */
-enum node_state { NODE_IDLE, NODE_SENDING, NODE_BACKOFF };
+enum node_state { N_IDLE, N_CONNECTING, N_SENDING, N_BACKOFF, N_DOWN };
+static const char *const state_names[] = {"idle", "connecting", "sending", "backoff", "down"};
+
+enum round_kind { R_TAGS, R_BROAD, R_FLUSH };
 
 struct node {
     unsigned magic;
 #define NODE_MAGIC 0x6e0de5a1
     struct fanout *f;
-    const struct sink *sink;
-    const char *url; /* borrowed from the sink */
+    struct fsink *fs;
+    char *url;
+    char *spec; /* the dns:// spec it came from; NULL: listed in "nodes" */
     enum node_state state;
-    struct purge **queue; /* waiting, FIFO */
-    size_t qlen, qcap;
-    struct purge **round; /* being delivered now */
+    struct purge **queue; /* FIFO; the first nabsorbed are covered by the escalation */
+    size_t qlen, qcap, nabsorbed;
+    size_t qtags; /* tags of the unabsorbed queued purges */
+    int esc;      /* the queue is escalated: absorb every purge that arrives */
+    int esc_flush;
+    struct tagset *esc_tags; /* the broad tags of absorbed purges */
+    int dirty;               /* was down: a broad purge goes first */
+    struct purge **round;    /* being delivered now */
     size_t nround;
+    enum round_kind kind;
     struct reqlist reqs;
     size_t cur;
-    unsigned attempts; /* failures of reqs[cur] */
+    unsigned attempts;   /* failures of reqs[cur] */
+    uint64_t fail_since; /* monotonic ms of the first failure in a row; 0: healthy */
+    int ever_ok;
+    int renew_xfer; /* the sink's TLS settings may have changed */
+    int removed;
     struct http_xfer *xfer;
-    uv_timer_t backoff;
+    uv_timer_t timer;
     struct tagset *merge;
+    struct node *prev, *next; /* the fsink's nodes */
+};
+
+struct disc {
+    unsigned magic;
+#define DISC_MAGIC 0x0d15c0fe
+    struct fsink *fs;
+    char *spec;
+    struct dns_spec d;
+    uv_getaddrinfo_t req;
+    int busy, ok_once, removed;
+    struct disc *next;
+};
+
+struct fsink {
+    unsigned magic;
+#define FSINK_MAGIC 0x5f51c4e0
+    struct fanout *f;
+    unsigned id;
+    char *name;
+    struct sink *sink; /* borrowed from the current configuration */
+    int removed;
+    struct node *nodes;
+    size_t nnodes;
+    struct disc *discs;
+    struct dueq delayq;
+    uv_timer_t delay_timer;
+    double tokens;
+    uint64_t refill_ms;
+    struct fsink *next;
 };
 
 struct fanout {
@@ -56,72 +150,524 @@ struct fanout {
 #define FANOUT_MAGIC 0x2fa70c19
     uv_loop_t *loop;
     struct http *http;
-    struct node *nodes;
-    size_t nnodes;
+    struct fsink *sinks;
+    unsigned next_id;
     struct delivery_cfg cfg;
-    unsigned open_timers;
+    struct purge *live;
+    struct dueq reboundq;
+    uv_timer_t rebound_timer, discover_timer;
+    unsigned open; /* handles and requests not yet closed or returned */
+    int closing;
     void (*closed)(void *);
     void *closed_arg;
 };
 
-static void node_send(struct node *);
+static void node_kick(struct node *);
+static void entry_advance(struct fanout *, struct purge *, struct entry *);
+static void purge_advance_all(struct fanout *, struct purge *);
+static void disc_start(struct disc *);
+
+static uint64_t
+now_ms(const struct fanout *f)
+{
+    return (uv_now(f->loop));
+}
+
+/*------------------------------------------------------------------------
+ * Purges
+ */
 
 static void
-purge_release(struct purge *p)
+strv_free(char **v, size_t n)
 {
     size_t i;
 
-    CHECK_OBJ_NOTNULL(p, PURGE_MAGIC);
-    AN(p->pending > 0);
-    if (--p->pending > 0)
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char **
+strv_dup(const char *const *v, size_t n)
+{
+    char **c = tp_calloc(n ? n : 1, sizeof *c);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        c[i] = tp_strdup(v[i]);
+    return (c);
+}
+
+static void
+tag_unref(struct purge *p)
+{
+    AN(p->tag_refs > 0);
+    if (--p->tag_refs > 0)
         return;
-    p->done(p->arg);
-    for (i = 0; i < p->ntags; i++)
-        free(p->tags[i]);
-    free(p->tags);
+    strv_free(p->tags, p->ntags);
+    p->tags = NULL;
+}
+
+static void
+purge_free(struct fanout *f, struct purge *p)
+{
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        f->live = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    if (p->tags != NULL)
+        strv_free(p->tags, p->ntags);
+    strv_free(p->broad, p->nbroad);
+    free(p->ent);
     FREE_OBJ(p);
 }
 
-/* Take every queued purge, merge their tags, render this round's requests. */
+static struct entry *
+purge_entry(struct purge *p, unsigned sink_id)
+{
+    size_t i;
+
+    for (i = 0; i < p->nent; i++)
+        if (p->ent[i].sink_id == sink_id)
+            return (&p->ent[i]);
+    return (NULL);
+}
+
+static void
+dueq_push(struct dueq *q, struct purge *p, uint64_t due)
+{
+    if (q->len == q->cap) {
+        size_t ncap = q->cap ? 2 * q->cap : 16, i;
+        struct purge **v = tp_calloc(ncap, sizeof *v);
+        uint64_t *d = tp_calloc(ncap, sizeof *d);
+        for (i = 0; i < q->len; i++) {
+            v[i] = q->v[(q->head + i) % q->cap];
+            d[i] = q->due[(q->head + i) % q->cap];
+        }
+        free(q->v);
+        free(q->due);
+        q->v = v;
+        q->due = d;
+        q->head = 0;
+        q->cap = ncap;
+    }
+    q->v[(q->head + q->len) % q->cap] = p;
+    q->due[(q->head + q->len) % q->cap] = due;
+    q->len++;
+}
+
+static struct purge *
+dueq_pop_due(struct dueq *q, uint64_t now, uint64_t *next_due)
+{
+    struct purge *p;
+
+    if (q->len == 0)
+        return (NULL);
+    if (q->due[q->head] > now) {
+        *next_due = q->due[q->head];
+        return (NULL);
+    }
+    p = q->v[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return (p);
+}
+
+static void
+dueq_free(struct dueq *q)
+{
+    free(q->v);
+    free(q->due);
+    memset(q, 0, sizeof *q);
+}
+
+static void
+rebound_cb(uv_timer_t *t)
+{
+    struct fanout *f;
+    struct purge *p;
+    uint64_t next = 0;
+    size_t i;
+
+    CAST_OBJ_NOTNULL(f, t->data, FANOUT_MAGIC);
+    while ((p = dueq_pop_due(&f->reboundq, now_ms(f), &next)) != NULL) {
+        stats.rebound_purges++;
+        p->rebound = 1;
+        p->open_ents = p->nent;
+        for (i = 0; i < p->nent; i++) {
+            p->ent[i].st = E_WAIT;
+            p->tag_refs++;
+        }
+        tag_unref(p); /* the rebound's own hold; the entries hold the tags now */
+        purge_advance_all(f, p);
+    }
+    if (next != 0)
+        AZ(uv_timer_start(&f->rebound_timer, rebound_cb, next - now_ms(f), 0));
+}
+
+/* Every sink acknowledged this pass. */
+static void
+purge_pass_done(struct fanout *f, struct purge *p)
+{
+    if (p->rebound_hold && !p->rebound) {
+        /* The tags stay (tag_refs held since submit) for the second pass. */
+        if (f->reboundq.len == 0)
+            AZ(uv_timer_start(&f->rebound_timer, rebound_cb, (uint64_t)f->cfg.rebound_ms, 0));
+        dueq_push(&f->reboundq, p, now_ms(f) + (uint64_t)f->cfg.rebound_ms);
+        return;
+    }
+    p->done(p->arg);
+    purge_free(f, p);
+}
+
+/* p may be freed when this returns. */
+static void
+entry_done(struct fanout *f, struct purge *p, struct entry *e)
+{
+    AN(e->st != E_DONE);
+    e->st = E_DONE;
+    AN(p->open_ents > 0);
+    p->open_ents--;
+    /* Tiers after this sink may go now. */
+    purge_advance_all(f, p);
+}
+
+/* A node of sink_id acknowledged p, covered it, or was removed. */
+static void
+purge_node_release(struct fanout *f, struct purge *p, unsigned sink_id)
+{
+    struct entry *e = purge_entry(p, sink_id);
+
+    CHECK_OBJ_NOTNULL(p, PURGE_MAGIC);
+    AN(e != NULL && e->st == E_SENT && e->pending > 0);
+    if (--e->pending == 0)
+        entry_done(f, p, e);
+}
+
+/*------------------------------------------------------------------------
+ * Sinks
+ */
+
+static struct fsink *
+fsink_by_id(const struct fanout *f, unsigned id)
+{
+    struct fsink *fs;
+
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        if (fs->id == id)
+            return (fs->removed ? NULL : fs);
+    return (NULL);
+}
+
+static struct fsink *
+fsink_by_name(const struct fanout *f, const char *name)
+{
+    struct fsink *fs;
+
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        if (!fs->removed && strcmp(fs->name, name) == 0)
+            return (fs);
+    return (NULL);
+}
+
+/* Every dns:// spec of the sink answered once: until then its purges wait. */
+static int
+fsink_ready(const struct fsink *fs)
+{
+    const struct disc *d;
+
+    for (d = fs->discs; d != NULL; d = d->next)
+        if (!d->removed && !d->ok_once)
+            return (0);
+    return (1);
+}
+
+static void node_enqueue(struct node *, struct purge *);
+
+static void
+entry_send(struct fanout *f, struct purge *p, struct entry *e, struct fsink *fs)
+{
+    struct node *n;
+
+    e->st = E_SENT;
+    e->pending = 0;
+    for (n = fs->nodes; n != NULL; n = n->next)
+        e->pending++;
+    for (n = fs->nodes; n != NULL; n = n->next)
+        node_enqueue(n, p);
+    tag_unref(p); /* the entry's hold passed to the nodes */
+    if (e->pending == 0)
+        entry_done(f, p, e);
+}
+
+static void
+delay_cb(uv_timer_t *t)
+{
+    struct fsink *fs;
+    struct purge *p;
+    struct entry *e;
+    uint64_t next = 0;
+
+    CAST_OBJ_NOTNULL(fs, t->data, FSINK_MAGIC);
+    while ((p = dueq_pop_due(&fs->delayq, now_ms(fs->f), &next)) != NULL) {
+        e = purge_entry(p, fs->id);
+        AN(e != NULL && e->st == E_DELAY);
+        entry_send(fs->f, p, e, fs);
+    }
+    if (next != 0)
+        AZ(uv_timer_start(&fs->delay_timer, delay_cb, next - now_ms(fs->f), 0));
+}
+
+/* Move a waiting entry on if its sink's turn has come. */
+static void
+entry_advance(struct fanout *f, struct purge *p, struct entry *e)
+{
+    struct fsink *fs = fsink_by_id(f, e->sink_id), *parent;
+    const struct sink_opts *o;
+    struct entry *pe = NULL;
+
+    if (e->st != E_WAIT)
+        return;
+    if (fs == NULL) { /* the sink was removed */
+        tag_unref(p);
+        entry_done(f, p, e);
+        return;
+    }
+    o = sink_opts(fs->sink);
+    parent = o->after != NULL ? fsink_by_name(f, o->after) : NULL;
+    if (parent != NULL)
+        pe = purge_entry(p, parent->id);
+    if ((pe != NULL && pe->st != E_DONE) || !fsink_ready(fs))
+        return;
+    if (pe != NULL && o->after_delay_ms > 0) {
+        e->st = E_DELAY;
+        if (fs->delayq.len == 0)
+            AZ(uv_timer_start(&fs->delay_timer, delay_cb, (uint64_t)o->after_delay_ms, 0));
+        dueq_push(&fs->delayq, p, now_ms(f) + (uint64_t)o->after_delay_ms);
+        return;
+    }
+    entry_send(f, p, e, fs);
+}
+
+/* Advance every waiting entry of p; p may be freed when this returns. */
+static void
+purge_advance_all(struct fanout *f, struct purge *p)
+{
+    size_t i;
+
+    p->hold++;
+    for (i = 0; i < p->nent; i++)
+        if (p->ent[i].st == E_WAIT)
+            entry_advance(f, p, &p->ent[i]);
+    p->hold--;
+    if (p->hold == 0 && p->open_ents == 0)
+        purge_pass_done(f, p);
+}
+
+/*------------------------------------------------------------------------
+ * Nodes
+ */
+
+static void
+node_set_state(struct node *n, enum node_state st)
+{
+    if (n->state == st)
+        return;
+    if (st == N_DOWN || n->state == N_DOWN || (st == N_IDLE && n->state == N_CONNECTING))
+        log_info("sink %s: node %s: %s -> %s", n->fs->name, n->url, state_names[n->state],
+                 state_names[st]);
+    else
+        log_debug("sink %s: node %s: %s -> %s", n->fs->name, n->url, state_names[n->state],
+                  state_names[st]);
+    n->state = st;
+}
+
+static long
+max_pending(const struct node *n)
+{
+    long m = sink_opts(n->fs->sink)->max_pending_tags;
+
+    return (m > 0 ? m : n->f->cfg.max_pending_tags);
+}
+
+/* Cover p with the node's escalation: its broad tags (or its own when it has none). */
+static void
+node_absorb_one(struct node *n, struct purge *p)
+{
+    const char *const *t = (const char *const *)(p->nbroad > 0 ? p->broad : p->tags);
+    size_t i, nt = p->nbroad > 0 ? p->nbroad : p->ntags;
+
+    if (!n->esc_flush) {
+        AN(t != NULL);
+        for (i = 0; i < nt; i++)
+            tagset_add(n->esc_tags, t[i], strlen(t[i]));
+        if (tagset_count(n->esc_tags) > (size_t)max_pending(n) &&
+            sink_opts(n->fs->sink)->has_flush) {
+            n->esc_flush = 1; /* the flush covers everything: forget the tags */
+            tagset_clear(n->esc_tags);
+        }
+    }
+    tag_unref(p); /* covered: this node never renders its tags */
+}
+
+/* Replace the unabsorbed backlog by one broad purge. */
+static void
+node_escalate(struct node *n, const char *why)
+{
+    size_t i;
+
+    if (!n->esc) {
+        stats.escalations++;
+        log_warn("sink %s: node %s: %s: its backlog of %zu purges (%zu tags) becomes one broad "
+                 "purge",
+                 n->fs->name, n->url, why, n->qlen - n->nabsorbed, n->qtags);
+    }
+    n->esc = 1;
+    for (i = n->nabsorbed; i < n->qlen; i++)
+        node_absorb_one(n, n->queue[i]);
+    n->nabsorbed = n->qlen;
+    n->qtags = 0;
+}
+
+/*
+ * A round that is waiting to be retried joins the escalation: its requests
+ * never went through, so the broad purge covers its purges too.  An
+ * escalated round becomes the flush (needs one).
+ */
+static void
+node_abort_round(struct node *n)
+{
+    size_t i;
+
+    if (n->nround == 0 || n->kind == R_FLUSH)
+        return;
+    if (n->kind == R_BROAD) {
+        if (!sink_opts(n->fs->sink)->has_flush)
+            return; /* it is already the broadest purge there is */
+        n->esc_flush = 1;
+        tagset_clear(n->esc_tags);
+    } else {
+        for (i = 0; i < n->nround; i++)
+            node_absorb_one(n, n->round[i]);
+    }
+    /* In front of the queue, absorbed. */
+    n->queue = tp_realloc(n->queue, (n->qlen + n->nround) * sizeof *n->queue);
+    memmove(n->queue + n->nround, n->queue, n->qlen * sizeof *n->queue);
+    memcpy(n->queue, n->round, n->nround * sizeof *n->queue);
+    n->qlen += n->nround;
+    n->qcap = n->qlen;
+    n->nabsorbed += n->nround;
+    n->esc = 1;
+    free(n->round);
+    n->round = NULL;
+    n->nround = 0;
+    reqlist_free(&n->reqs);
+    n->cur = 0;
+}
+
+static void
+node_enqueue(struct node *n, struct purge *p)
+{
+    CHECK_OBJ_NOTNULL(n, NODE_MAGIC);
+    if (n->qlen == n->qcap) {
+        n->qcap = n->qcap ? 2 * n->qcap : 16;
+        n->queue = tp_realloc(n->queue, n->qcap * sizeof *n->queue);
+    }
+    n->queue[n->qlen++] = p;
+    p->tag_refs++;
+    if (n->esc) {
+        node_absorb_one(n, p);
+        n->nabsorbed++;
+    } else {
+        n->qtags += p->ntags;
+        if (n->qtags > (size_t)max_pending(n)) {
+            if (n->state == N_BACKOFF || n->state == N_DOWN)
+                node_abort_round(n);
+            node_escalate(n, "max_pending_tags passed");
+        }
+    }
+    if (n->state == N_IDLE)
+        node_kick(n);
+}
+
+/* Take the whole queue as this round and render its requests. */
 static void
 node_start_round(struct node *n)
 {
+    const struct sink_opts *o = sink_opts(n->fs->sink);
     const char *const *tags;
     size_t i, j, ntags;
 
     AZ(n->nround);
+    if (n->dirty && !n->esc)
+        node_escalate(n, "node was down");
     n->round = n->queue;
     n->nround = n->qlen;
     n->queue = NULL;
     n->qlen = n->qcap = 0;
+    reqlist_free(&n->reqs);
+    n->cur = 0;
+    n->attempts = 0;
+    if (n->esc || n->dirty) {
+        AN(n->nabsorbed == n->nround);
+        if (o->has_flush && (n->esc_flush || n->dirty)) {
+            n->kind = R_FLUSH;
+            sink_render_flush(n->fs->sink, n->url, &n->reqs);
+        } else {
+            n->kind = R_BROAD;
+            tags = tagset_sorted(n->esc_tags, &ntags);
+            sink_render(n->fs->sink, n->url, tags, ntags, &n->reqs);
+        }
+        n->esc = n->esc_flush = 0;
+        n->nabsorbed = 0;
+        tagset_clear(n->esc_tags);
+        return;
+    }
+    n->kind = R_TAGS;
     tagset_clear(n->merge);
     for (i = 0; i < n->nround; i++)
         for (j = 0; j < n->round[i]->ntags; j++)
             tagset_add(n->merge, n->round[i]->tags[j], strlen(n->round[i]->tags[j]));
+    n->qtags = 0;
     tags = tagset_sorted(n->merge, &ntags);
-    reqlist_free(&n->reqs);
-    sink_render(n->sink, n->url, tags, ntags, &n->reqs);
-    n->cur = 0;
-    n->attempts = 0;
+    sink_render(n->fs->sink, n->url, tags, ntags, &n->reqs);
 }
 
 static void
 node_round_done(struct node *n)
 {
+    struct fanout *f = n->f;
     struct purge **round = n->round;
     size_t i, nround = n->nround;
+    enum round_kind kind = n->kind;
+    unsigned id = n->fs->id;
 
     n->round = NULL;
     n->nround = 0;
-    n->state = NODE_IDLE;
-    stats.purges_acked += nround;
-    for (i = 0; i < nround; i++)
-        purge_release(round[i]);
-    free(round);
-    if (n->qlen > 0) {
-        node_start_round(n);
-        node_send(n);
+    if (kind == R_FLUSH || (kind == R_BROAD && n->dirty)) {
+        stats.flushes++;
+        log_info("sink %s: node %s: broad purge acknowledged (%s), covering %zu purges",
+                 n->fs->name, n->url, kind == R_FLUSH ? "flush" : "fallback tags", nround);
+        n->dirty = 0;
     }
+    stats.purges_acked += nround;
+    for (i = 0; i < nround; i++) {
+        if (kind == R_TAGS)
+            tag_unref(round[i]);
+        purge_node_release(f, round[i], id);
+    }
+    free(round);
+}
+
+static void
+timer_cb(uv_timer_t *t)
+{
+    struct node *n;
+
+    CAST_OBJ_NOTNULL(n, t->data, NODE_MAGIC);
+    node_kick(n);
 }
 
 static long
@@ -138,28 +684,122 @@ backoff_ms(const struct fanout *f, unsigned attempts)
     return (d / 2 + (long)(random() % (d / 2 + 1)));
 }
 
-static void
-backoff_cb(uv_timer_t *t)
+/* A token of the sink's bucket, or how long to wait for one (ms). */
+static uint64_t
+take_token(struct fsink *fs)
 {
-    struct node *n;
+    const struct sink_opts *o = sink_opts(fs->sink);
+    uint64_t now = now_ms(fs->f);
 
-    CAST_OBJ_NOTNULL(n, t->data, NODE_MAGIC);
-    AN(n->state == NODE_BACKOFF);
-    node_send(n);
+    if (o->rate_per_s <= 0)
+        return (0);
+    fs->tokens += (double)(now - fs->refill_ms) * o->rate_per_s / 1000.0;
+    fs->refill_ms = now;
+    if (fs->tokens > o->rate_burst)
+        fs->tokens = o->rate_burst;
+    if (fs->tokens >= 1.0) {
+        fs->tokens -= 1.0;
+        return (0);
+    }
+    return ((uint64_t)((1.0 - fs->tokens) * 1000.0 / o->rate_per_s) + 1);
 }
 
+static void xfer_done(void *, long, long, const char *, const char *);
+
 static void
-node_failed(struct node *n, const char *why)
+node_failed(struct node *n, const char *why, long status, long retry_after_s)
 {
+    struct fanout *f = n->f;
+    uint64_t now = now_ms(f);
     long d;
 
     n->attempts++;
     stats.purge_retries++;
-    d = backoff_ms(n->f, n->attempts);
-    log_warn("sink %s: node %s: purge failed: %s (attempt %u, retry in %ld ms)", sink_name(n->sink),
+    d = backoff_ms(f, n->attempts);
+    if ((status == 429 || status == 503) && retry_after_s > 0) {
+        stats.retry_after_waits++;
+        if (retry_after_s > 3600)
+            retry_after_s = 3600;
+        if (d < retry_after_s * 1000)
+            d = retry_after_s * 1000;
+    }
+    /* Rate limiting is not an outage. */
+    if (status != 429 && n->fail_since == 0)
+        n->fail_since = now ? now : 1;
+    log_warn("sink %s: node %s: purge failed: %s (attempt %u, retry in %ld ms)", n->fs->name,
              n->url, why, n->attempts, d);
-    n->state = NODE_BACKOFF;
-    AZ(uv_timer_start(&n->backoff, backoff_cb, (uint64_t)d, 0));
+    if (n->fail_since != 0 && f->cfg.flush_after_down_s > 0 &&
+        now - n->fail_since >= (uint64_t)f->cfg.flush_after_down_s * 1000) {
+        if (!n->dirty) {
+            log_warn("sink %s: node %s: unreachable for %lld s (flush_after_down_s %ld): it gets "
+                     "a broad purge first when it is back",
+                     n->fs->name, n->url, (long long)(now - n->fail_since) / 1000,
+                     f->cfg.flush_after_down_s);
+            n->dirty = 1;
+            stats.nodes_down++;
+        }
+        node_set_state(n, N_DOWN);
+    } else {
+        node_set_state(n, N_BACKOFF);
+    }
+    if (n->dirty) {
+        node_abort_round(n);
+        node_escalate(n, "node down");
+    }
+    AZ(uv_timer_start(&n->timer, timer_cb, (uint64_t)d, 0));
+}
+
+static void
+node_send(struct node *n)
+{
+    const struct sink_opts *so = sink_opts(n->fs->sink);
+    struct http_opts o = {n->f->cfg.timeout_ms, so->ca_file, so->client_cert, so->client_key,
+                          so->tls_verify};
+
+    if (n->renew_xfer) {
+        http_xfer_destroy(&n->xfer);
+        n->xfer = http_xfer_new(n->f->http);
+        n->renew_xfer = 0;
+    }
+    node_set_state(n, n->fail_since == 0 && n->ever_ok ? N_SENDING : N_CONNECTING);
+    if (http_xfer_start(n->xfer, n->url, &n->reqs.v[n->cur], &o, xfer_done, n) != 0)
+        node_failed(n, "could not start the request", 0, 0);
+}
+
+/*
+ * The node's next step when no request is in flight: finish the round, send
+ * its next request, start a round, or go idle.
+ */
+static void
+node_kick(struct node *n)
+{
+    uint64_t wait;
+
+    CHECK_OBJ_NOTNULL(n, NODE_MAGIC);
+    for (;;) {
+        if (n->nround > 0 && n->cur == n->reqs.n)
+            node_round_done(n);
+        if (n->dirty && n->nround == 0 && n->qlen == 0 && !sink_opts(n->fs->sink)->has_flush)
+            n->dirty = 0; /* nothing it missed that fallback tags could name */
+        if (n->nround == 0 && n->qlen == 0 && !n->dirty) {
+            node_set_state(n, N_IDLE);
+            return;
+        }
+        wait = take_token(n->fs);
+        if (wait > 0) {
+            stats.rate_waits++;
+            if (n->state != N_DOWN)
+                node_set_state(n, N_BACKOFF);
+            AZ(uv_timer_start(&n->timer, timer_cb, wait, 0));
+            return;
+        }
+        if (n->nround == 0)
+            node_start_round(n);
+        if (n->cur < n->reqs.n)
+            break;
+        /* An empty round (an escalation with nothing to name): done at once. */
+    }
+    node_send(n);
 }
 
 static void
@@ -168,19 +808,18 @@ xfer_done(void *arg, long status, long retry_after_s, const char *err, const cha
     struct node *n;
     char why[512];
 
-    (void)retry_after_s;
     CAST_OBJ_NOTNULL(n, arg, NODE_MAGIC);
-    AN(n->state == NODE_SENDING);
+    AN(n->state == N_SENDING || n->state == N_CONNECTING);
     stats.purge_requests++;
     if (status >= 200 && status < 300) {
-        if (n->attempts > 0)
-            log_info("sink %s: node %s: delivered after %u failed attempts", sink_name(n->sink),
-                     n->url, n->attempts);
+        if (n->attempts > 0 || n->fail_since != 0)
+            log_info("sink %s: node %s: delivered after %u failed attempts", n->fs->name, n->url,
+                     n->attempts);
         n->attempts = 0;
-        if (++n->cur == n->reqs.n)
-            node_round_done(n);
-        else
-            node_send(n);
+        n->fail_since = 0;
+        n->ever_ok = 1;
+        n->cur++;
+        node_kick(n);
         return;
     }
     stats.purge_failures++;
@@ -188,35 +827,385 @@ xfer_done(void *arg, long status, long retry_after_s, const char *err, const cha
         snprintf(why, sizeof why, "HTTP %ld %.*s", status, (int)strcspn(body, "\r\n"), body);
     else
         snprintf(why, sizeof why, "%s", err ? err : "unknown error");
-    node_failed(n, why);
+    if (status == 400 || status == 401 || status == 403 || status == 404 || status == 405)
+        log_err("sink %s: node %s answers HTTP %ld: check the sink's nodes URL, method, headers "
+                "(credentials) and the cache's purge ACL; retrying",
+                n->fs->name, n->url, status);
+    node_failed(n, why, status, retry_after_s);
+}
+
+static struct node *
+node_new(struct fsink *fs, const char *url, const char *spec)
+{
+    struct fanout *f = fs->f;
+    struct node *n;
+
+    ALLOC_OBJ(n, NODE_MAGIC);
+    n->f = f;
+    n->fs = fs;
+    n->url = tp_strdup(url);
+    n->spec = spec != NULL ? tp_strdup(spec) : NULL;
+    n->state = N_IDLE;
+    n->xfer = http_xfer_new(f->http);
+    n->merge = tagset_new();
+    n->esc_tags = tagset_new();
+    AZ(uv_timer_init(f->loop, &n->timer));
+    n->timer.data = n;
+    f->open++;
+    n->next = fs->nodes;
+    if (fs->nodes != NULL)
+        fs->nodes->prev = n;
+    fs->nodes = n;
+    fs->nnodes++;
+    log_info("sink %s: node %s added", fs->name, url);
+    return (n);
+}
+
+static void closed_one(struct fanout *);
+
+static void
+node_timer_closed(uv_handle_t *h)
+{
+    struct node *n;
+    struct fanout *f;
+
+    CAST_OBJ_NOTNULL(n, h->data, NODE_MAGIC);
+    f = n->f;
+    free(n->url);
+    free(n->spec);
+    FREE_OBJ(n);
+    closed_one(f);
+}
+
+/* Free the node's memory; release = also release what it owed (not at close). */
+static void
+node_destroy(struct node *n, int release)
+{
+    struct fsink *fs = n->fs;
+    struct fanout *f = n->f;
+    struct purge **round = n->round, **queue = n->queue;
+    size_t i, nround = n->nround, qlen = n->qlen;
+    enum round_kind kind = n->kind;
+    size_t nabsorbed = n->nabsorbed;
+
+    n->removed = 1;
+    if (n->prev != NULL)
+        n->prev->next = n->next;
+    else
+        fs->nodes = n->next;
+    if (n->next != NULL)
+        n->next->prev = n->prev;
+    fs->nnodes--;
+    http_xfer_destroy(&n->xfer);
+    reqlist_free(&n->reqs);
+    tagset_destroy(&n->merge);
+    tagset_destroy(&n->esc_tags);
+    uv_timer_stop(&n->timer);
+    uv_close((uv_handle_t *)&n->timer, node_timer_closed);
+    n->round = n->queue = NULL;
+    n->nround = n->qlen = 0;
+    if (release) {
+        if (nround + qlen > 0)
+            log_warn("sink %s: node %s removed: the %zu purges it still owed are released",
+                     fs->name, n->url, nround + qlen);
+        stats.node_drops++;
+        for (i = 0; i < nround; i++) {
+            if (kind == R_TAGS)
+                tag_unref(round[i]);
+            purge_node_release(f, round[i], fs->id);
+        }
+        for (i = 0; i < qlen; i++) {
+            if (i >= nabsorbed)
+                tag_unref(queue[i]);
+            purge_node_release(f, queue[i], fs->id);
+        }
+    }
+    free(round);
+    free(queue);
+}
+
+/*------------------------------------------------------------------------
+ * Discovery
+ */
+
+static struct node *
+fsink_node(const struct fsink *fs, const char *url)
+{
+    struct node *n;
+
+    for (n = fs->nodes; n != NULL; n = n->next)
+        if (strcmp(n->url, url) == 0)
+            return (n);
+    return (NULL);
+}
+
+/* Make the nodes from disc d exactly urls[0..n). */
+static void
+disc_apply(struct disc *d, char **urls, size_t nurls)
+{
+    struct fsink *fs = d->fs;
+    struct node *n, *next;
+    size_t i;
+    int was_ready = fsink_ready(fs), found;
+
+    for (n = fs->nodes; n != NULL; n = next) {
+        next = n->next;
+        if (n->spec == NULL || strcmp(n->spec, d->spec) != 0)
+            continue;
+        for (i = 0, found = 0; i < nurls && !found; i++)
+            found = strcmp(urls[i], n->url) == 0;
+        if (!found) {
+            log_info("sink %s: %s no longer resolves to %s: node dropped", fs->name, d->spec,
+                     n->url);
+            node_destroy(n, 1);
+            next = fs->nodes; /* releasing may have changed the list? restart safely */
+        }
+    }
+    for (i = 0; i < nurls; i++)
+        if (fsink_node(fs, urls[i]) == NULL)
+            (void)node_new(fs, urls[i], d->spec);
+    d->ok_once = 1;
+    if (!was_ready && fsink_ready(fs)) {
+        struct purge *p, *pn;
+        for (p = fs->f->live; p != NULL; p = pn) {
+            pn = p->next;
+            purge_advance_all(fs->f, p);
+        }
+    }
 }
 
 static void
-node_send(struct node *n)
+gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
-    if (n->cur == n->reqs.n) { /* nothing to send: an empty round */
-        node_round_done(n);
+    struct disc *d;
+    struct fanout *f;
+    char **urls;
+    size_t n;
+
+    CAST_OBJ_NOTNULL(d, req->data, DISC_MAGIC);
+    f = d->fs->f;
+    d->busy = 0;
+    if (!f->closing && !d->removed && !d->fs->removed) {
+        if (status == 0) {
+            discover_from_addrinfo(res, &d->d, &urls, &n);
+            disc_apply(d, urls, n);
+            discover_free(urls, n);
+        } else if (status == UV_EAI_NONAME) {
+            disc_apply(d, NULL, 0); /* the name is gone: so are its nodes */
+        } else {
+            log_warn("sink %s: cannot resolve %s: %s (keeping the nodes it had)", d->fs->name,
+                     d->spec, uv_strerror(status));
+        }
+    }
+    if (res != NULL)
+        uv_freeaddrinfo(res);
+    if (d->removed) {
+        free(d->spec);
+        FREE_OBJ(d);
+    }
+    closed_one(f);
+}
+
+static void
+disc_start(struct disc *d)
+{
+    struct fanout *f = d->fs->f;
+    struct addrinfo hints;
+    char **urls;
+    size_t n;
+
+    if (d->busy)
+        return;
+    if (f->cfg.hosts_file[0] != '\0') {
+        if (discover_hosts_file(f->cfg.hosts_file, &d->d, &urls, &n) != 0) {
+            log_warn("sink %s: cannot read hosts_file %s (keeping the nodes of %s)", d->fs->name,
+                     f->cfg.hosts_file, d->spec);
+            return;
+        }
+        disc_apply(d, urls, n);
+        discover_free(urls, n);
         return;
     }
-    const struct sink_opts *so = sink_opts(n->sink);
-    struct http_opts o = {n->f->cfg.timeout_ms, so->ca_file, so->client_cert, so->client_key,
-                          so->tls_verify};
-    n->state = NODE_SENDING;
-    if (http_xfer_start(n->xfer, n->url, &n->reqs.v[n->cur], &o, xfer_done, n) != 0)
-        node_failed(n, "could not start the request");
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    d->req.data = d;
+    if (uv_getaddrinfo(f->loop, &d->req, gai_cb, d->d.host, d->d.port, &hints) != 0) {
+        log_warn("sink %s: cannot start resolving %s", d->fs->name, d->spec);
+        return;
+    }
+    d->busy = 1;
+    f->open++;
 }
 
 static void
-node_enqueue(struct node *n, struct purge *p)
+discover_cb(uv_timer_t *t)
 {
-    if (n->qlen == n->qcap) {
-        n->qcap = n->qcap ? 2 * n->qcap : 16;
-        n->queue = tp_realloc(n->queue, n->qcap * sizeof *n->queue);
+    struct fanout *f;
+    struct fsink *fs;
+    struct disc *d;
+    int pending = 0;
+
+    CAST_OBJ_NOTNULL(f, t->data, FANOUT_MAGIC);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        for (d = fs->discs; d != NULL && !fs->removed; d = d->next)
+            if (!d->removed) {
+                disc_start(d);
+                pending |= !d->ok_once;
+            }
+    /* Until every name answered once, retry every second: purges wait for it. */
+    AZ(uv_timer_start(&f->discover_timer, discover_cb,
+                      pending ? 1000 : (uint64_t)f->cfg.discover_interval_s * 1000, 0));
+}
+
+/*------------------------------------------------------------------------
+ * Configuration
+ */
+
+static void
+delay_closed(uv_handle_t *h)
+{
+    struct fsink *fs;
+    struct fanout *f;
+
+    CAST_OBJ_NOTNULL(fs, h->data, FSINK_MAGIC);
+    f = fs->f;
+    closed_one(f);
+}
+
+static struct fsink *
+fsink_new(struct fanout *f, struct sink *s)
+{
+    struct fsink *fs, **tail;
+
+    ALLOC_OBJ(fs, FSINK_MAGIC);
+    fs->f = f;
+    fs->id = ++f->next_id;
+    fs->name = tp_strdup(sink_name(s));
+    fs->sink = s;
+    fs->tokens = sink_opts(s)->rate_burst;
+    fs->refill_ms = now_ms(f);
+    AZ(uv_timer_init(f->loop, &fs->delay_timer));
+    fs->delay_timer.data = fs;
+    f->open++;
+    for (tail = &f->sinks; *tail != NULL; tail = &(*tail)->next)
+        ;
+    *tail = fs;
+    return (fs);
+}
+
+static int
+spec_listed(const struct sink *s, const char *spec)
+{
+    size_t i;
+
+    for (i = 0; i < sink_nnodes(s); i++)
+        if (strcmp(sink_node(s, i), spec) == 0)
+            return (1);
+    return (0);
+}
+
+/* Bring fs's node list in line with its sink's "nodes". */
+static void
+fsink_sync_nodes(struct fsink *fs)
+{
+    struct node *n, *next;
+    struct disc *d, **dp;
+    size_t i;
+
+    for (n = fs->nodes; n != NULL; n = next) {
+        next = n->next;
+        if (!spec_listed(fs->sink, n->spec != NULL ? n->spec : n->url))
+            node_destroy(n, 1);
     }
-    n->queue[n->qlen++] = p;
-    if (n->state == NODE_IDLE) {
-        node_start_round(n);
-        node_send(n);
+    for (dp = &fs->discs; (d = *dp) != NULL;) {
+        if (spec_listed(fs->sink, d->spec)) {
+            dp = &d->next;
+            continue;
+        }
+        *dp = d->next;
+        d->removed = 1;
+        if (!d->busy) {
+            free(d->spec);
+            FREE_OBJ(d);
+        }
+    }
+    for (i = 0; i < sink_nnodes(fs->sink); i++) {
+        const char *u = sink_node(fs->sink, i);
+        if (!discover_is_dns(u)) {
+            if (fsink_node(fs, u) == NULL)
+                (void)node_new(fs, u, NULL);
+            continue;
+        }
+        for (d = fs->discs; d != NULL && strcmp(d->spec, u) != 0; d = d->next)
+            ;
+        if (d != NULL)
+            continue;
+        ALLOC_OBJ(d, DISC_MAGIC);
+        d->fs = fs;
+        d->spec = tp_strdup(u);
+        AZ(discover_parse(u, &d->d)); /* sink.c validated it */
+        d->next = fs->discs;
+        fs->discs = d;
+        disc_start(d);
+    }
+}
+
+static void
+fsink_remove(struct fsink *fs)
+{
+    struct node *n;
+    struct disc *d;
+
+    fs->removed = 1;
+    log_info("sink %s removed", fs->name);
+    while ((n = fs->nodes) != NULL)
+        node_destroy(n, 1);
+    while ((d = fs->discs) != NULL) {
+        fs->discs = d->next;
+        d->removed = 1;
+        if (!d->busy) {
+            free(d->spec);
+            FREE_OBJ(d);
+        }
+    }
+}
+
+void
+fanout_reconfigure(struct fanout *f, struct sink *const *sinks, size_t nsinks,
+                   const struct delivery_cfg *cfg)
+{
+    struct fsink *fs;
+    struct node *n;
+    struct purge *p, *pn;
+    size_t i;
+    int keep;
+
+    CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
+    f->cfg = *cfg;
+    for (fs = f->sinks; fs != NULL; fs = fs->next) {
+        if (fs->removed)
+            continue;
+        for (i = 0, keep = 0; i < nsinks && !keep; i++)
+            keep = strcmp(sink_name(sinks[i]), fs->name) == 0;
+        if (!keep)
+            fsink_remove(fs);
+    }
+    for (i = 0; i < nsinks; i++) {
+        fs = fsink_by_name(f, sink_name(sinks[i]));
+        if (fs == NULL) {
+            fs = fsink_new(f, sinks[i]);
+            log_info("sink %s added", fs->name);
+        }
+        fs->sink = sinks[i];
+        for (n = fs->nodes; n != NULL; n = n->next)
+            n->renew_xfer = 1;
+        fsink_sync_nodes(fs);
+    }
+    /* Entries of removed sinks finish; waiting ones may go under the new tiers. */
+    for (p = f->live; p != NULL; p = pn) {
+        pn = p->next;
+        purge_advance_all(f, p);
     }
 }
 
@@ -225,7 +1214,6 @@ fanout_new(struct fanout **fp, uv_loop_t *loop, struct sink *const *sinks, size_
            const struct delivery_cfg *cfg)
 {
     struct fanout *f;
-    size_t i, j, k = 0;
 
     ALLOC_OBJ(f, FANOUT_MAGIC);
     f->loop = loop;
@@ -234,21 +1222,12 @@ fanout_new(struct fanout **fp, uv_loop_t *loop, struct sink *const *sinks, size_
         FREE_OBJ(f);
         return (-1);
     }
-    for (i = 0; i < nsinks; i++)
-        f->nnodes += sink_nnodes(sinks[i]);
-    f->nodes = tp_calloc(f->nnodes, sizeof *f->nodes);
-    for (i = 0; i < nsinks; i++)
-        for (j = 0; j < sink_nnodes(sinks[i]); j++, k++) {
-            struct node *n = &f->nodes[k];
-            n->magic = NODE_MAGIC;
-            n->f = f;
-            n->sink = sinks[i];
-            n->url = sink_node(sinks[i], j);
-            n->xfer = http_xfer_new(f->http);
-            n->merge = tagset_new();
-            AZ(uv_timer_init(loop, &n->backoff));
-            n->backoff.data = n;
-        }
+    AZ(uv_timer_init(loop, &f->rebound_timer));
+    AZ(uv_timer_init(loop, &f->discover_timer));
+    f->rebound_timer.data = f->discover_timer.data = f;
+    f->open += 2;
+    fanout_reconfigure(f, sinks, nsinks, cfg);
+    AZ(uv_timer_start(&f->discover_timer, discover_cb, 1000, 0));
     *fp = f;
     return (0);
 }
@@ -256,32 +1235,67 @@ fanout_new(struct fanout **fp, uv_loop_t *loop, struct sink *const *sinks, size_
 size_t
 fanout_nnodes(const struct fanout *f)
 {
+    const struct fsink *fs;
+    size_t n = 0;
+
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
-    return (f->nnodes);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        if (!fs->removed)
+            n += fs->nnodes;
+    return (n);
+}
+
+int
+fanout_empty(const struct fanout *f)
+{
+    const struct fsink *fs;
+
+    CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        if (!fs->removed && (fs->nnodes > 0 || fs->discs != NULL))
+            return (0);
+    return (1);
 }
 
 void
-fanout_submit(struct fanout *f, const char *const *tags, size_t n, void (*done)(void *), void *arg)
+fanout_submit(struct fanout *f, const struct purge_tags *t, void (*done)(void *), void *arg)
 {
+    struct fsink *fs;
     struct purge *p;
-    size_t i;
+    size_t n = 0;
 
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
-    if (f->nnodes == 0) {
+    AZ(f->closing);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        n += !fs->removed;
+    if (n == 0) {
         done(arg);
         return;
     }
     ALLOC_OBJ(p, PURGE_MAGIC);
-    p->tags = tp_calloc(n, sizeof *p->tags);
-    for (i = 0; i < n; i++)
-        p->tags[i] = tp_strdup(tags[i]);
-    p->ntags = n;
+    p->tags = strv_dup(t->tags, t->n);
+    p->ntags = t->n;
+    p->broad = strv_dup(t->broad, t->nbroad);
+    p->nbroad = t->nbroad;
     p->done = done;
     p->arg = arg;
-    p->pending = (unsigned)f->nnodes;
-    for (i = 0; i < f->nnodes; i++)
-        node_enqueue(&f->nodes[i], p);
+    p->ent = tp_calloc(n, sizeof *p->ent);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        if (!fs->removed)
+            p->ent[p->nent++] = (struct entry){.sink_id = fs->id, .st = E_WAIT};
+    p->open_ents = p->nent;
+    p->rebound_hold = f->cfg.rebound_ms > 0;
+    p->tag_refs = (unsigned)p->nent + (p->rebound_hold ? 1 : 0);
+    p->next = f->live;
+    if (f->live != NULL)
+        f->live->prev = p;
+    f->live = p;
+    purge_advance_all(f, p);
 }
+
+/*------------------------------------------------------------------------
+ * Close
+ */
 
 static void
 http_closed(void *arg)
@@ -289,68 +1303,74 @@ http_closed(void *arg)
     struct fanout *f;
     void (*done)(void *);
     void *darg;
+    struct fsink *fs;
 
     CAST_OBJ_NOTNULL(f, arg, FANOUT_MAGIC);
     done = f->closed;
     darg = f->closed_arg;
-    free(f->nodes);
+    while ((fs = f->sinks) != NULL) {
+        f->sinks = fs->next;
+        dueq_free(&fs->delayq);
+        free(fs->name);
+        FREE_OBJ(fs);
+    }
+    dueq_free(&f->reboundq);
     FREE_OBJ(f);
     if (done != NULL)
         done(darg);
 }
 
 static void
-timer_closed(uv_handle_t *h)
+closed_one(struct fanout *f)
 {
-    struct node *n;
-    struct fanout *f;
-
-    CAST_OBJ_NOTNULL(n, h->data, NODE_MAGIC);
-    f = n->f;
-    if (--f->open_timers == 0)
+    AN(f->open > 0);
+    if (--f->open == 0 && f->closing)
         http_close(f->http, http_closed, f);
 }
 
-/* Free a purge without calling done(): it stays unconfirmed. */
 static void
-purge_drop(struct purge *p)
+fanout_timer_closed(uv_handle_t *h)
 {
-    size_t i;
+    struct fanout *f;
 
-    CHECK_OBJ_NOTNULL(p, PURGE_MAGIC);
-    if (--p->pending > 0)
-        return;
-    for (i = 0; i < p->ntags; i++)
-        free(p->tags[i]);
-    free(p->tags);
-    FREE_OBJ(p);
+    CAST_OBJ_NOTNULL(f, h->data, FANOUT_MAGIC);
+    closed_one(f);
 }
 
 void
 fanout_close(struct fanout *f, void (*done)(void *), void *arg)
 {
-    size_t i, j;
+    struct fsink *fs;
+    struct disc *d;
+    struct purge *p;
 
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
     f->closed = done;
     f->closed_arg = arg;
-    if (f->nnodes == 0) {
-        http_close(f->http, http_closed, f);
-        return;
+    f->closing = 1;
+    f->open++; /* hold: handles may close synchronously below */
+    for (fs = f->sinks; fs != NULL; fs = fs->next) {
+        while (fs->nodes != NULL)
+            node_destroy(fs->nodes, 0);
+        while ((d = fs->discs) != NULL) {
+            fs->discs = d->next;
+            d->removed = 1;
+            if (d->busy)
+                (void)uv_cancel((uv_req_t *)&d->req);
+            else {
+                free(d->spec);
+                FREE_OBJ(d);
+            }
+        }
+        uv_timer_stop(&fs->delay_timer);
+        uv_close((uv_handle_t *)&fs->delay_timer, delay_closed);
     }
-    for (i = 0; i < f->nnodes; i++) {
-        struct node *n = &f->nodes[i];
-        http_xfer_destroy(&n->xfer);
-        for (j = 0; j < n->nround; j++)
-            purge_drop(n->round[j]);
-        for (j = 0; j < n->qlen; j++)
-            purge_drop(n->queue[j]);
-        free(n->round);
-        free(n->queue);
-        reqlist_free(&n->reqs);
-        tagset_destroy(&n->merge);
-        uv_timer_stop(&n->backoff);
-        f->open_timers++;
-        uv_close((uv_handle_t *)&n->backoff, timer_closed);
-    }
+    /* Unconfirmed: a restart replays them from the source. */
+    while ((p = f->live) != NULL)
+        purge_free(f, p);
+    uv_timer_stop(&f->rebound_timer);
+    uv_timer_stop(&f->discover_timer);
+    uv_close((uv_handle_t *)&f->rebound_timer, fanout_timer_closed);
+    uv_close((uv_handle_t *)&f->discover_timer, fanout_timer_closed);
+    closed_one(f);
 }

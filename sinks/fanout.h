@@ -1,18 +1,26 @@
 /*
- * Fan-out: every purge to every node of every sink, at least once.
+ * Fan-out: every purge to every node of every sink, at least once, or a
+ * broader purge that covers it.  README "Delivery guarantees" is the user's
+ * version of this comment.
  *
- * Each node has its own FIFO of purges and its own state machine, so a slow
- * or dead node never delays the others.  When a node is free it takes every
- * purge queued for it, merges their tags (deduplicated: a hot tag is sent
- * once however many transactions touched it), renders them through its sink
- * into requests split on tag boundaries, and sends them one after another on
- * a persistent connection.  A failed request (non-2xx, timeout, refused) is
- * retried with exponential backoff and jitter until it succeeds.
+ * Each node has its own FIFO and state machine (fanout.c), so a slow or dead
+ * node never delays the others.  When a node is free it takes every purge
+ * queued for it, merges their tags (a hot tag is sent once however many
+ * transactions touched it), renders them through its sink into requests split
+ * on tag boundaries, and sends them one after another on a kept-alive
+ * connection, retrying with backoff until acknowledged.  A node's queue is
+ * bounded by max_pending_tags: past it the backlog is replaced by one broad
+ * purge (the transactions' fallback tags, or the sink's "flush").
  *
- * A purge's done() runs exactly once, on the loop thread, when every node
- * acknowledged it; that is what lets the checkpoint move.  Nothing is
- * confirmed for a purge still queued when the fan-out is closed: a restart
- * replays it from the source.
+ * Sinks with "after" get a purge only once every node of the named sink
+ * acknowledged it (plus after_delay_ms).  With rebound_ms, a purge acknowledged
+ * everywhere is sent once more after that delay.
+ *
+ * A purge's done() runs exactly once, on the loop thread, when every node of
+ * every sink acknowledged it (rebound included), or covered it with an
+ * acknowledged broad purge, or was removed from the configuration.  That is
+ * what lets the checkpoint move.  Nothing is confirmed for a purge still
+ * pending when the fan-out is closed: a restart replays it from the source.
  */
 #ifndef TP_FANOUT_H
 #define TP_FANOUT_H
@@ -36,16 +44,39 @@ struct delivery_cfg {
     char hosts_file[256];     /* "": dns:// names through the system resolver */
 };
 
-/* Sinks are borrowed and must outlive the fan-out. */
+/*
+ * Sinks are borrowed and must outlive the fan-out, or the next
+ * fanout_reconfigure().  dns:// nodes are resolved from here on.
+ */
 int fanout_new(struct fanout **, uv_loop_t *, struct sink *const *sinks, size_t nsinks,
                const struct delivery_cfg *);
+/* Nodes known now (dns:// names count the addresses resolved so far). */
 size_t fanout_nnodes(const struct fanout *);
+/* 1 when the configuration names no node at all (not even a dns:// one). */
+int fanout_empty(const struct fanout *);
+
+/* What one purge is: its tags, and the broad tags that cover it. */
+struct purge_tags {
+    const char *const *tags; /* sorted, distinct */
+    size_t n;
+    const char *const *broad; /* the fallback tags of its tables; nbroad 0: none known */
+    size_t nbroad;
+};
+
 /*
- * Deliver tags[0..n) (sorted, distinct; copied) to every node.  done(arg)
- * runs once every node acknowledged; with no nodes, before this returns.
+ * Deliver t (copied) to every node.  done(arg) runs once, when every node
+ * acknowledged it (see above); with no nodes, before this returns.
  */
-void fanout_submit(struct fanout *, const char *const *tags, size_t n, void (*done)(void *),
-                   void *arg);
+void fanout_submit(struct fanout *, const struct purge_tags *t, void (*done)(void *), void *arg);
+
+/*
+ * Apply a reloaded configuration: sinks are matched by name, nodes by URL.
+ * Kept nodes keep their queues; new nodes get purges submitted from now on;
+ * removed nodes and sinks are dropped, releasing what they still owed.  The
+ * previous sinks may be freed when this returns.
+ */
+void fanout_reconfigure(struct fanout *, struct sink *const *sinks, size_t nsinks,
+                        const struct delivery_cfg *);
 /* Stop sending, drop queued purges unconfirmed, close handles; then done(arg). */
 void fanout_close(struct fanout *, void (*done)(void *), void *arg);
 
