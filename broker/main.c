@@ -400,7 +400,9 @@ cmd_replay(const struct opts *o)
 struct runner {
     uv_loop_t loop;
     struct pipeline *p;
-    uv_signal_t sigterm, sigint, sigusr1;
+    const char *path;
+    struct config *reloaded; /* the sinks of the last reload; NULL: the start's */
+    uv_signal_t sigterm, sigint, sigusr1, sighup;
     int stopping;
 };
 
@@ -412,6 +414,24 @@ stopped(void *arg)
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigusr1, NULL);
+    uv_close((uv_handle_t *)&r->sighup, NULL);
+}
+
+/* SIGHUP: re-read the config; a broken one is reported and changes nothing. */
+static void
+reload(struct runner *r)
+{
+    struct config *c;
+    char err[1024];
+
+    if (config_load(&c, r->path, err, sizeof err) != 0) {
+        log_err("reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    pipeline_reload(r->p, c);
+    /* The previous reload's sinks are no longer referenced. */
+    config_destroy(&r->reloaded);
+    r->reloaded = c;
 }
 
 static void
@@ -421,6 +441,11 @@ on_signal(uv_signal_t *h, int signum)
 
     if (signum == SIGUSR1) {
         stats_log();
+        return;
+    }
+    if (signum == SIGHUP) {
+        if (!r->stopping)
+            reload(r);
         return;
     }
     if (r->stopping)
@@ -451,10 +476,13 @@ cmd_run(const struct opts *o)
     uv_signal_init(&r.loop, &r.sigterm);
     uv_signal_init(&r.loop, &r.sigint);
     uv_signal_init(&r.loop, &r.sigusr1);
-    r.sigterm.data = r.sigint.data = r.sigusr1.data = &r;
+    uv_signal_init(&r.loop, &r.sighup);
+    r.sigterm.data = r.sigint.data = r.sigusr1.data = r.sighup.data = &r;
+    r.path = o->config;
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     uv_signal_start(&r.sigusr1, on_signal, SIGUSR1);
+    uv_signal_start(&r.sighup, on_signal, SIGHUP);
     log_info("tagpurge %s starting: %zu sources, %zu sinks, %zu mapped tables", TAGPURGE_VERSION,
              c->nsources, c->nsinks, tagmap_count(c->map));
     if (pipeline_start(r.p) != 0) {
@@ -466,6 +494,7 @@ cmd_run(const struct opts *o)
     uv_run(&r.loop, UV_RUN_DEFAULT);
     stats_log();
     pipeline_destroy(&r.p);
+    config_destroy(&r.reloaded);
     if (uv_loop_close(&r.loop) != 0)
         log_warn("event loop closed with handles still open");
 out:

@@ -401,6 +401,18 @@ pipeline_start(struct pipeline *p)
     return (0);
 }
 
+void
+pipeline_reload(struct pipeline *p, const struct config *cfg)
+{
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    if (p->fanout == NULL)
+        return;
+    fanout_reconfigure(p->fanout, cfg->sinks, cfg->nsinks, &cfg->delivery);
+    log_info("reloaded %s: %zu sinks, %zu nodes now (mapping, sources, state_dir and "
+             "coalesce_ms take effect at the next start)",
+             cfg->path, cfg->nsinks, fanout_nnodes(p->fanout));
+}
+
 static void
 part_stopped(void *arg)
 {

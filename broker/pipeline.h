@@ -25,6 +25,12 @@ struct pipeline;
 int pipeline_new(struct pipeline **, uv_loop_t *, const struct config *);
 /* Start every source.  0, or -1 when a source could not even be started. */
 int pipeline_start(struct pipeline *);
+/*
+ * Apply a reloaded configuration's sinks and delivery settings (SIGHUP).  The
+ * sinks of cfg are borrowed from now on: cfg must outlive the pipeline or the
+ * next reload.  Mapping, sources, state_dir and coalesce_ms stay as started.
+ */
+void pipeline_reload(struct pipeline *, const struct config *cfg);
 /* Stop sources and delivery; done(arg) once every handle is closed. */
 void pipeline_stop(struct pipeline *, void (*done)(void *), void *arg);
 void pipeline_destroy(struct pipeline **);

@@ -39,6 +39,10 @@
 #        [&& obj.http.X-Url ~ <X-Url>] [&& obj.http.content-type ~ <X-Content-Type>]
 #    Answer: 200 "Ban added", 400 with the reason for an invalid expression/regex.
 #
+#    BAN with "X-Ban-All: 1" (and no other header needed) bans every object:
+#    the "flush" tagpurge sends a node that was down or whose backlog
+#    escalated. Answer: 200 "Flushed".
+#
 #    The origin tags each response with a comma-separated "X-Cache-Tags" header
 #    (no spaces): X-Cache-Tags: product-1,category-3,product-list
 #
@@ -114,6 +118,15 @@ sub tagpurge_purge {
 sub tagpurge_ban {
     if (client.ip !~ purgers) {
         return (synth(403, "Forbidden"));
+    }
+    # Flush: tagpurge's broad purge when a node was down or its backlog
+    # escalated (sink option "flush": {"method": "BAN", "headers":
+    # {"X-Ban-All": "1"}}).  Every object goes; lurker-friendly (obj.* only).
+    if (req.http.X-Ban-All == "1") {
+        if (std.ban("obj.status != 0")) {
+            return (synth(200, "Flushed"));
+        }
+        return (synth(400, std.ban_error()));
     }
     if (!req.http.X-Cache-Tags) {
         return (synth(400, "X-Cache-Tags header required"));

@@ -1,37 +1,65 @@
 #!/usr/bin/env python3
-"""A purge-recording stub node: the one thing a real cache cannot give a test
-is the exact bytes of each request.  Usage: capture.py PORT LOGFILE
+"""A purge-recording stub node, for what a real cache cannot give a test: the
+exact bytes of each request, and faults on demand.
+
+Usage: capture.py PORT LOGFILE [--host ADDR] [--fail N] [--status CODE]
+                  [--retry-after S] [--delay-ms D]
 
 Every request head (and body, by Content-Length) is appended to LOGFILE as one
-JSON line {"raw": "<latin-1 text>"}; the answer is 200 with an empty body on a
-keep-alive connection.  Runs until killed.
+JSON line {"raw": "<latin-1 text>", "t_recv": <unix time>, "t_resp": <unix
+time>, "status": CODE}.  The first N requests (--fail) are answered with
+--status (default 429) and, when given, "Retry-After: S"; later ones with 200.
+--delay-ms holds every answer that long (a slow node).  Keep-alive; runs until
+killed.
 """
+import argparse
 import json
 import socketserver
-import sys
 import threading
+import time
 
 LOCK = threading.Lock()
 
 
 class Handler(socketserver.StreamRequestHandler):
+    def read_request(self):
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            line = self.rfile.readline(65537)
+            if not line:
+                return None
+            head += line
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        return head + (self.rfile.read(length) if length else b"")
+
     def handle(self):
+        srv = self.server
         while True:
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                line = self.rfile.readline(65537)
-                if not line:
-                    return
-                head += line
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value.strip())
-            body = self.rfile.read(length) if length else b""
-            with LOCK, open(self.server.logfile, "a") as f:
-                f.write(json.dumps({"raw": (head + body).decode("latin-1")}) + "\n")
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            raw = self.read_request()
+            if raw is None:
+                return
+            t_recv = time.time()
+            with LOCK:
+                srv.seen += 1
+                failing = srv.seen <= srv.args.fail
+            if srv.args.delay_ms:
+                time.sleep(srv.args.delay_ms / 1000.0)
+            status = srv.args.status if failing else 200
+            extra = ""
+            if failing and srv.args.retry_after is not None:
+                extra = f"Retry-After: {srv.args.retry_after}\r\n"
+            reason = {200: "OK", 429: "Too Many Requests", 503: "Service Unavailable"}.get(
+                status, "Error")
+            t_resp = time.time()
+            with LOCK, open(srv.args.logfile, "a") as f:
+                f.write(json.dumps({"raw": raw.decode("latin-1"), "t_recv": t_recv,
+                                    "t_resp": t_resp, "status": status}) + "\n")
+            self.wfile.write(f"HTTP/1.1 {status} {reason}\r\n{extra}Content-Length: 0\r\n\r\n"
+                             .encode())
             self.wfile.flush()
 
 
@@ -41,9 +69,18 @@ class Server(socketserver.ThreadingTCPServer):
 
 
 def main():
-    port, logfile = int(sys.argv[1]), sys.argv[2]
-    srv = Server(("127.0.0.1", port), Handler)
-    srv.logfile = logfile
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port", type=int)
+    ap.add_argument("logfile")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--fail", type=int, default=0)
+    ap.add_argument("--status", type=int, default=429)
+    ap.add_argument("--retry-after")
+    ap.add_argument("--delay-ms", type=int, default=0)
+    args = ap.parse_args()
+    srv = Server((args.host, args.port), Handler)
+    srv.args = args
+    srv.seen = 0
     print("ready", flush=True)
     srv.serve_forever()
 

@@ -199,10 +199,10 @@ def owns_group(pid):
         return False
 
 
-def http_request(port, method, path, headers=None, source_ip=None, timeout=5.0):
+def http_request(port, method, path, headers=None, source_ip=None, timeout=5.0, host="127.0.0.1"):
     """One HTTP/1.1 request on a fresh connection -> (status, headers, body str)."""
     src = (source_ip, 0) if source_ip else None
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=src)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout, source_address=src)
     try:
         conn.request(method, path, headers=headers or {})
         resp = conn.getresponse()
@@ -523,7 +523,10 @@ class Varnish(_Child):
 
     name = "varnishd"
 
-    def __init__(self, root, backend_port, name="v0", port=None, admin_port=None, start=True):
+    def __init__(self, root, backend_port, name="v0", port=None, admin_port=None, start=True,
+                 host="127.0.0.1"):
+        """host: the listen address (tests of dns:// discovery use 127.0.0.N, one port)."""
+        self.host = host
         self.dir = Path(root) / name
         self.name = f"varnishd {name}"
         self.backend_port = backend_port
@@ -539,6 +542,7 @@ class Varnish(_Child):
     def attach(cls, info):
         self = cls.__new__(cls)
         self.port, self.admin_port, self.pid = int(info["port"]), int(info["admin_port"]), int(info["pid"])
+        self.host = info.get("host", "127.0.0.1")
         self.workdir, self.secret = info["workdir"], info["secret"]
         self.log, self.vcl = info.get("log"), info.get("vcl")
         self.name = f"varnishd {info.get('name', '')}".strip()
@@ -547,7 +551,7 @@ class Varnish(_Child):
     def info(self):
         return {"port": self.port, "admin_port": self.admin_port, "pid": self.pid,
                 "workdir": self.workdir, "secret": self.secret, "log": self.log,
-                "vcl": self.vcl, "name": self.dir.name}
+                "vcl": self.vcl, "name": self.dir.name, "host": self.host}
 
     # -- start
 
@@ -564,7 +568,7 @@ class Varnish(_Child):
         Path(self.secret).write_text(os.urandom(16).hex() + "\n")
         os.chmod(self.secret, 0o600)
         self._spawn([self.varnishd, "-F", "-j", "none", "-n", self.workdir,
-                     "-a", f"127.0.0.1:{self.port}", "-T", f"127.0.0.1:{self.admin_port}",
+                     "-a", f"{self.host}:{self.port}", "-T", f"127.0.0.1:{self.admin_port}",
                      "-S", self.secret, "-f", self.vcl, "-s", "malloc,32m",
                      "-p", "default_grace=10"], self.dir / "varnishd.log")
 
@@ -596,7 +600,7 @@ class Varnish(_Child):
         # X-Varnish proves it is varnishd answering, not some other server that
         # grabbed the port.
         try:
-            _, hdrs, _ = http_request(self.port, "PURGEKEYS", "/", timeout=0.25)
+            _, hdrs, _ = http_request(self.port, "PURGEKEYS", "/", timeout=0.25, host=self.host)
             return "x-varnish" in hdrs
         except OSError:
             return False
@@ -604,7 +608,7 @@ class Varnish(_Child):
     # -- client
 
     def request(self, method, path, headers=None, source_ip=None, timeout=5.0):
-        return http_request(self.port, method, path, headers, source_ip, timeout)
+        return http_request(self.port, method, path, headers, source_ip, timeout, self.host)
 
     def get(self, path, headers=None):
         """GET through this node -> (status, headers with lower-case keys, body str)."""

@@ -71,6 +71,42 @@ def wait(pred, what, timeout=15.0, step=0.02):
         time.sleep(step)
 
 
+class Stub:
+    """tests/harness/capture.py: a recording node with faults on demand (see there)."""
+
+    def __init__(self, tmp, name, *args, host="127.0.0.1", port=None):
+        self.port = port or services.free_ports(1)[0]
+        self.host = host
+        self.log = Path(tmp) / f"stub-{name}.jsonl"
+        self.proc = subprocess.Popen([sys.executable, str(HERE.parent / "harness" / "capture.py"),
+                                      str(self.port), str(self.log), "--host", host] +
+                                     [str(a) for a in args], stdout=subprocess.PIPE, text=True)
+        check(self.proc.stdout.readline().strip() == "ready", f"stub {name} did not start")
+        self.url = f"http://{host}:{self.port}"
+
+    def requests(self):
+        """[(method, {lower-case header: value}, body, record)] in arrival order."""
+        if not self.log.exists():
+            return []
+        out = []
+        for line in self.log.read_text().splitlines():
+            rec = json.loads(line)
+            head, _, body = rec["raw"].partition("\r\n\r\n")
+            lines = head.split("\r\n")
+            hdrs = {}
+            for h in lines[1:]:
+                k, _, v = h.partition(":")
+                hdrs[k.strip().lower()] = v.strip()
+            out.append((lines[0].split(" ")[0], hdrs, body, rec))
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+
+
 class Case:
     def __init__(self, name):
         envdir = os.environ.get("TAGPURGE_TESTENV")
@@ -88,6 +124,7 @@ class Case:
         self.proc = None
         self.log = self.tmp / "tagpurge.log"
         self.marker_id = 0
+        self.stubs = []
         self._fresh_db()
 
     # -- database -----------------------------------------------------------
@@ -175,8 +212,26 @@ class Case:
         check(self.proc is None or self.proc.returncode in (0, -9),
               f"tagpurge exited {self.proc.returncode if self.proc else None}")
 
+    def stub(self, name, *args, **kw):
+        s = Stub(self.tmp, name, *args, **kw)
+        self.stubs.append(s)
+        return s
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stats(self):
+        """The counters of a fresh SIGUSR1 "stats:" log line."""
+        n = self.log.read_text().count("stats:")
+        self.proc.send_signal(signal.SIGUSR1)
+        wait(lambda: self.log.read_text().count("stats:") > n, "the stats log line", 5)
+        line = [ln for ln in self.log.read_text().splitlines() if "stats:" in ln][-1]
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.split("stats:", 1)[1])}
+
     def _release(self):
         """Resume any stopped node and kill a tagpurge still running."""
+        for s in self.stubs:
+            s.stop()
         for v in self.nodes:
             try:
                 v.sigcont()
