@@ -75,7 +75,11 @@ struct sink_impl {
     const char *const *keys; /* type-specific keys, NULL-terminated */
     /* Bytes the header value needs beyond the tags themselves. */
     size_t overhead;
-    /* 1: the type expands "headers" itself (templates); else they are appended verbatim. */
+    /*
+     * 1: the type expands "headers" itself (templates), and c->extra is set
+     * before configure runs; else configure runs first and the lines are
+     * appended to every request verbatim.
+     */
     int own_headers;
     int (*configure)(void **priv, const json_t *obj, struct sink_common *, struct cfg_ctx *);
     /* Worst-case encoded size of one tag (for config validation). */
