@@ -9,12 +9,14 @@
 
 extern const struct sink_impl sink_xkey;
 extern const struct sink_impl sink_ban;
+extern const struct sink_impl sink_http;
 
 /* The registry of sink types.  To add one: implement struct sink_impl in
  * sink_NAME.c and list it here. */
 static const struct sink_impl *const registry[] = {
     &sink_xkey,
     &sink_ban,
+    &sink_http,
     NULL,
 };
 
@@ -504,7 +506,7 @@ sink_configure(struct sink **sp, const json_t *obj, size_t max_tag_bytes, struct
     s->impl = find_impl(type);
     if (s->impl == NULL) {
         cfg_push_key(ctx, "type");
-        cfg_error(ctx, "unknown sink type \"%s\" (known: xkey, ban)", type);
+        cfg_error(ctx, "unknown sink type \"%s\" (known: xkey, ban, http)", type);
         cfg_pop(ctx);
         return (-1);
     }

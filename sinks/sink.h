@@ -2,7 +2,7 @@
  * The sink interface: how a purge target turns a tag list into HTTP requests.
  *
  * A sink type is a const table of function pointers registered by name in
- * sinks/sink.c (xkey, ban, ...).  A configured sink (struct sink, opaque) is
+ * sinks/sink.c (xkey, ban, http, ...).  A configured sink (struct sink, opaque) is
  * one "sinks" entry: its type, its nodes and the keys common to every type.
  * Delivery (queues, retries, connections) lives in sinks/fanout.c and is the
  * same for every type; adding a type never touches it or the pipeline.
