@@ -9,12 +9,14 @@
 
 extern const struct sink_impl sink_xkey;
 extern const struct sink_impl sink_ban;
+extern const struct sink_impl sink_http;
 
 /* The registry of sink types.  To add one: implement struct sink_impl in
  * sink_NAME.c and list it here. */
 static const struct sink_impl *const registry[] = {
     &sink_xkey,
     &sink_ban,
+    &sink_http,
     NULL,
 };
 
@@ -368,6 +370,17 @@ get_number(struct cfg_ctx *ctx, const json_t *obj, const char *key, double min, 
     return (rv);
 }
 
+static int
+nodes_have_template(const struct sink *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->nnodes; i++)
+        if (strstr(s->nodes[i], "{tags_") != NULL)
+            return (1);
+    return (0);
+}
+
 /* "flush": {"method", "url", "headers", "body"}: the request that purges everything. */
 static int
 parse_flush(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
@@ -397,6 +410,11 @@ parse_flush(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
         cfg_push_key(ctx, "url");
         cfg_error(ctx, "expected an absolute URL, or a path starting with / (on each node)");
         cfg_pop(ctx);
+        goto out;
+    }
+    /* The node URL of a templating type may name the tags: a flush has none to fill in. */
+    if (url == NULL && s->impl->own_headers && nodes_have_template(s)) {
+        cfg_error(ctx, "a node URL holds a {tags_...} template: set \"url\" for the flush");
         goto out;
     }
     s->flush.method = tp_strdup(method);
@@ -488,14 +506,20 @@ sink_configure(struct sink **sp, const json_t *obj, size_t max_tag_bytes, struct
     s->impl = find_impl(type);
     if (s->impl == NULL) {
         cfg_push_key(ctx, "type");
-        cfg_error(ctx, "unknown sink type \"%s\" (known: xkey, ban)", type);
+        cfg_error(ctx, "unknown sink type \"%s\" (known: xkey, ban, http)", type);
         cfg_pop(ctx);
         return (-1);
     }
+    /*
+     * A type that expands "headers" itself (own_headers) sees them, secrets
+     * resolved, in configure; any other type may set default headers there
+     * that "headers" then replaces.
+     */
     if (check_keys(s->impl, obj, ctx) != 0 || parse_nodes(s, obj, ctx) != 0 ||
         parse_common(s, obj, max_tag_bytes, ctx) != 0 ||
+        (s->impl->own_headers && parse_headers(s, obj, ctx) != 0) ||
         s->impl->configure(&s->priv, obj, &s->common, ctx) != 0 ||
-        parse_headers(s, obj, ctx) != 0 || parse_opts(s, obj, ctx) != 0)
+        (!s->impl->own_headers && parse_headers(s, obj, ctx) != 0) || parse_opts(s, obj, ctx) != 0)
         return (-1);
     return (0);
 }

@@ -2,7 +2,7 @@
  * The sink interface: how a purge target turns a tag list into HTTP requests.
  *
  * A sink type is a const table of function pointers registered by name in
- * sinks/sink.c (xkey, ban, ...).  A configured sink (struct sink, opaque) is
+ * sinks/sink.c (xkey, ban, http, ...).  A configured sink (struct sink, opaque) is
  * one "sinks" entry: its type, its nodes and the keys common to every type.
  * Delivery (queues, retries, connections) lives in sinks/fanout.c and is the
  * same for every type; adding a type never touches it or the pipeline.
@@ -75,7 +75,11 @@ struct sink_impl {
     const char *const *keys; /* type-specific keys, NULL-terminated */
     /* Bytes the header value needs beyond the tags themselves. */
     size_t overhead;
-    /* 1: the type expands "headers" itself (templates); else they are appended verbatim. */
+    /*
+     * 1: the type expands "headers" itself (templates), and c->extra is set
+     * before configure runs; else configure runs first and the lines are
+     * appended to every request verbatim.
+     */
     int own_headers;
     int (*configure)(void **priv, const json_t *obj, struct sink_common *, struct cfg_ctx *);
     /* Worst-case encoded size of one tag (for config validation). */
