@@ -98,9 +98,10 @@ struct node {
     size_t qtags; /* tags of the unabsorbed queued purges */
     int esc;      /* the queue is escalated: absorb every purge that arrives */
     int esc_flush;
-    struct tagset *esc_tags; /* the broad tags of absorbed purges */
-    int dirty;               /* was down: a broad purge goes first */
-    struct purge **round;    /* being delivered now */
+    struct tagset *esc_tags;   /* the broad tags of absorbed purges */
+    struct tagset *round_tags; /* what an R_BROAD round names */
+    int dirty;                 /* was down: a broad purge goes first */
+    struct purge **round;      /* being delivered now */
     size_t nround;
     enum round_kind kind;
     struct reqlist reqs;
@@ -518,7 +519,8 @@ node_escalate(struct node *n, const char *why)
 {
     size_t i;
 
-    if (!n->esc) {
+    /* One count per episode: a broad round already out extends it. */
+    if (!n->esc && (n->nround == 0 || n->kind == R_TAGS)) {
         stats.escalations++;
         log_warn("sink %s: node %s: %s: its backlog of %zu purges (%zu tags) becomes one broad "
                  "purge",
@@ -533,24 +535,29 @@ node_escalate(struct node *n, const char *why)
 
 /*
  * A round that is waiting to be retried joins the escalation: its requests
- * never went through, so the broad purge covers its purges too.  An
- * escalated round becomes the flush (needs one).
+ * never went through, so the next broad purge covers its purges too.
  */
 static void
 node_abort_round(struct node *n)
 {
     size_t i;
 
-    if (n->nround == 0 || n->kind == R_FLUSH)
+    if (n->nround == 0)
         return;
-    if (n->kind == R_BROAD) {
-        if (!sink_opts(n->fs->sink)->has_flush)
-            return; /* it is already the broadest purge there is */
+    if (n->kind == R_FLUSH) {
         n->esc_flush = 1;
         tagset_clear(n->esc_tags);
+    } else if (n->kind == R_BROAD) {
+        if (!n->esc_flush)
+            tagset_merge(n->esc_tags, n->round_tags);
     } else {
         for (i = 0; i < n->nround; i++)
             node_absorb_one(n, n->round[i]);
+    }
+    if (!n->esc_flush && tagset_count(n->esc_tags) > (size_t)max_pending(n) &&
+        sink_opts(n->fs->sink)->has_flush) {
+        n->esc_flush = 1;
+        tagset_clear(n->esc_tags);
     }
     /* In front of the queue, absorbed. */
     n->queue = tp_realloc(n->queue, (n->qlen + n->nround) * sizeof *n->queue);
@@ -583,9 +590,9 @@ node_enqueue(struct node *n, struct purge *p)
     } else {
         n->qtags += p->ntags;
         if (n->qtags > (size_t)max_pending(n)) {
+            node_escalate(n, "max_pending_tags passed");
             if (n->state == N_BACKOFF || n->state == N_DOWN)
                 node_abort_round(n);
-            node_escalate(n, "max_pending_tags passed");
         }
     }
     if (n->state == N_IDLE)
@@ -601,6 +608,8 @@ node_start_round(struct node *n)
     size_t i, j, ntags;
 
     AZ(n->nround);
+    log_debug("sink %s: node %s: round of %zu purges (escalated %d, dirty %d)", n->fs->name, n->url,
+              n->qlen, n->esc, n->dirty);
     if (n->dirty && !n->esc)
         node_escalate(n, "node was down");
     n->round = n->queue;
@@ -617,7 +626,9 @@ node_start_round(struct node *n)
             sink_render_flush(n->fs->sink, n->url, &n->reqs);
         } else {
             n->kind = R_BROAD;
-            tags = tagset_sorted(n->esc_tags, &ntags);
+            tagset_clear(n->round_tags);
+            tagset_merge(n->round_tags, n->esc_tags);
+            tags = tagset_sorted(n->round_tags, &ntags);
             sink_render(n->fs->sink, n->url, tags, ntags, &n->reqs);
         }
         n->esc = n->esc_flush = 0;
@@ -742,9 +753,16 @@ node_failed(struct node *n, const char *why, long status, long retry_after_s)
     } else {
         node_set_state(n, N_BACKOFF);
     }
-    if (n->dirty) {
+    /*
+     * Down, a broad round failing, or the backlog escalated while this round was
+     * out: the round and the queue join the escalation, so one broad purge is
+     * outstanding, not a series.
+     */
+    if (n->dirty || (n->nround > 0 && n->kind != R_TAGS)) {
         node_abort_round(n);
         node_escalate(n, "node down");
+    } else if (n->esc) {
+        node_abort_round(n);
     }
     AZ(uv_timer_start(&n->timer, timer_cb, (uint64_t)d, 0));
 }
@@ -849,6 +867,7 @@ node_new(struct fsink *fs, const char *url, const char *spec)
     n->xfer = http_xfer_new(f->http);
     n->merge = tagset_new();
     n->esc_tags = tagset_new();
+    n->round_tags = tagset_new();
     AZ(uv_timer_init(f->loop, &n->timer));
     n->timer.data = n;
     f->open++;
@@ -900,6 +919,7 @@ node_destroy(struct node *n, int release)
     reqlist_free(&n->reqs);
     tagset_destroy(&n->merge);
     tagset_destroy(&n->esc_tags);
+    tagset_destroy(&n->round_tags);
     uv_timer_stop(&n->timer);
     uv_close((uv_handle_t *)&n->timer, node_timer_closed);
     n->round = n->queue = NULL;

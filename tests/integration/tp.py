@@ -76,13 +76,17 @@ class Stub:
 
     def __init__(self, tmp, name, *args, host="127.0.0.1", port=None):
         self.port = port or services.free_ports(1)[0]
-        self.host = host
+        self.host, self.name, self.args = host, name, args
         self.log = Path(tmp) / f"stub-{name}.jsonl"
-        self.proc = subprocess.Popen([sys.executable, str(HERE.parent / "harness" / "capture.py"),
-                                      str(self.port), str(self.log), "--host", host] +
-                                     [str(a) for a in args], stdout=subprocess.PIPE, text=True)
-        check(self.proc.stdout.readline().strip() == "ready", f"stub {name} did not start")
         self.url = f"http://{host}:{self.port}"
+        self.start()
+
+    def start(self):
+        """(Re)start on the same port and log: a node coming back."""
+        self.proc = subprocess.Popen([sys.executable, str(HERE.parent / "harness" / "capture.py"),
+                                      str(self.port), str(self.log), "--host", self.host] +
+                                     [str(a) for a in self.args], stdout=subprocess.PIPE, text=True)
+        check(self.proc.stdout.readline().strip() == "ready", f"stub {self.name} did not start")
 
     def requests(self):
         """[(method, {lower-case header: value}, body, record)] in arrival order."""
@@ -304,6 +308,9 @@ def run(name, body, case_class=None):
         print(f"(kept {case.tmp})")
         return 1
     case.finish()
-    shutil.rmtree(case.tmp, ignore_errors=True)
+    if os.environ.get("TP_KEEP"):
+        print(f"(kept {case.tmp})")
+    else:
+        shutil.rmtree(case.tmp, ignore_errors=True)
     print(f"PASS {name}")
     return 0
