@@ -111,6 +111,13 @@ discover_hosts_file(const char *file, const struct dns_spec *d, char ***urls, si
         return (-1);
     while (fgets(line, sizeof line, f) != NULL)
         hosts_line(line, d, urls, n);
+    if (ferror(f)) { /* e.g. a directory, EIO: not "the name has no addresses" */
+        fclose(f);
+        discover_free(*urls, *n);
+        *urls = NULL;
+        *n = 0;
+        return (-1);
+    }
     fclose(f);
     uniq(*urls, n);
     return (0);
