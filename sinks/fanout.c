@@ -49,7 +49,8 @@ struct purge {
     size_t open_ents; /* entries not E_DONE */
     int rebound;      /* this is the second pass */
     int rebound_hold; /* a second pass is due: tag_refs counts one for it */
-    unsigned hold;    /* purge_advance_all() frames on the stack: do not free */
+    unsigned hold;    /* frames on the stack that use it: do not free */
+    int in_reboundq;  /* first pass done, waiting for the rebound */
     uint64_t due_ms;  /* in the rebound queue: when */
     void (*done)(void *);
     void *arg;
@@ -296,6 +297,7 @@ rebound_cb(uv_timer_t *t)
     while ((p = dueq_pop_due(&f->reboundq, now_ms(f), &next)) != NULL) {
         stats.rebound_purges++;
         p->rebound = 1;
+        p->in_reboundq = 0;
         p->open_ents = p->nent;
         for (i = 0; i < p->nent; i++) {
             p->ent[i].st = E_WAIT;
@@ -317,10 +319,19 @@ purge_pass_done(struct fanout *f, struct purge *p)
         if (f->reboundq.len == 0)
             AZ(uv_timer_start(&f->rebound_timer, rebound_cb, (uint64_t)f->cfg.rebound_ms, 0));
         dueq_push(&f->reboundq, p, now_ms(f) + (uint64_t)f->cfg.rebound_ms);
+        p->in_reboundq = 1;
         return;
     }
     p->done(p->arg);
     purge_free(f, p);
+}
+
+/* Finish the pass once no frame uses p and every entry is done. */
+static void
+purge_settle(struct fanout *f, struct purge *p)
+{
+    if (p->hold == 0 && p->open_ents == 0 && !p->in_reboundq)
+        purge_pass_done(f, p);
 }
 
 /* p may be freed when this returns. */
@@ -396,11 +407,14 @@ entry_send(struct fanout *f, struct purge *p, struct entry *e, struct fsink *fs)
     e->pending = 0;
     for (n = fs->nodes; n != NULL; n = n->next)
         e->pending++;
+    p->hold++; /* a node could release p before the loop ends */
     for (n = fs->nodes; n != NULL; n = n->next)
         node_enqueue(n, p);
     tag_unref(p); /* the entry's hold passed to the nodes */
-    if (e->pending == 0)
+    if (e->st == E_SENT && e->pending == 0)
         entry_done(f, p, e);
+    p->hold--;
+    purge_settle(f, p);
 }
 
 static void
@@ -463,8 +477,7 @@ purge_advance_all(struct fanout *f, struct purge *p)
         if (p->ent[i].st == E_WAIT)
             entry_advance(f, p, &p->ent[i]);
     p->hold--;
-    if (p->hold == 0 && p->open_ents == 0)
-        purge_pass_done(f, p);
+    purge_settle(f, p);
 }
 
 /*------------------------------------------------------------------------

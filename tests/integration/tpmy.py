@@ -47,6 +47,7 @@ class MyCase(tp.Case):
         self.tmp = Path(tempfile.mkdtemp(prefix=f"tp-{name}-"))
         self.state = self.tmp / "state" / "my.binlog.json"
         self.proc = None
+        self.stubs = []
         self.log = self.tmp / "tagpurge.log"
         self.marker_id = 0
         self.my.sql(f"DROP DATABASE IF EXISTS {self.db}; CREATE DATABASE {self.db}")
