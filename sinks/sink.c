@@ -337,7 +337,8 @@ parse_common(struct sink *s, const json_t *obj, size_t max_tag_bytes, struct cfg
     memset(probe, '.', sizeof probe - 1);
     probe[max_tag_bytes < sizeof probe ? max_tag_bytes : sizeof probe - 1] = '\0';
     worst = s->impl->tag_cost(probe) + s->impl->overhead;
-    if ((size_t)mhb < worst) {
+    /* Types that template their headers measure the real templates themselves. */
+    if (!s->impl->own_headers && (size_t)mhb < worst) {
         cfg_push_key(ctx, "max_header_bytes");
         cfg_error(ctx, "%lld is too small for one tag of max_tag_bytes (%zu): need at least %zu",
                   mhb, max_tag_bytes, worst);
@@ -349,6 +350,7 @@ parse_common(struct sink *s, const json_t *obj, size_t max_tag_bytes, struct cfg
     s->common.method = s->method;
     s->common.header = s->header;
     s->common.max_header_bytes = (size_t)mhb;
+    s->common.max_tag_bytes = max_tag_bytes;
     return (0);
 }
 

@@ -48,7 +48,8 @@ struct sink_common {
     const char *method;
     const char *header;
     size_t max_header_bytes;
-    char **extra; /* the "headers" lines "Name: value" (secrets resolved) */
+    size_t max_tag_bytes; /* the longest tag the mapping can produce */
+    char **extra;         /* the "headers" lines "Name: value" (secrets resolved) */
     size_t nextra;
 };
 

@@ -16,7 +16,7 @@
  * most max_tags_per_request tags, every header line ("Name: value") at most
  * max_header_bytes, the body at most max_body_bytes, the URL at most 8000
  * bytes.  Sizes are exact, summed per tag.  A tag that alone passes a limit
- * still goes, alone; configure rejects limits that a worst-case tag of 1024
+ * still goes, alone; configure rejects limits that a worst-case tag of max_tag_bytes
  * bytes (all backslashes: the costliest byte a tag may hold in every
  * encoding) cannot meet.
  *
@@ -57,7 +57,6 @@
 
 #define HTTP_MAX_URL_BYTES          8000
 #define HTTP_DEFAULT_MAX_BODY_BYTES 1048576
-#define HTTP_PROBE_TAG_BYTES        1024
 
 enum tenc { T_SPACE, T_COMMA, T_JSON, T_NENC };
 
@@ -429,29 +428,31 @@ check_one(const struct tpl *t, const struct tsum *probe, const char *what, const
     size = tpl_size(t, probe);
     if (size <= t->limit)
         return (0);
-    return (cfg_error(ctx, "%s takes %zu bytes with one tag of %d bytes, over %s (%zu)", what, size,
-                      HTTP_PROBE_TAG_BYTES, limit_name, t->limit));
+    return (cfg_error(ctx, "%s takes %zu bytes with one tag of max_tag_bytes (%zu), over %s (%zu)",
+                      what, size, probe->raw, limit_name, t->limit));
 }
 
 /*
  * Every request must be able to carry one tag: check each template with a
- * worst-case tag of HTTP_PROBE_TAG_BYTES.  (sink.c passes max_tag_bytes only
- * to its own check, which measures tag_cost against max_header_bytes.)
+ * worst-case tag of max_tag_bytes (backslashes: the dearest byte in JSON and
+ * in a URL).
  */
 static int
 check_fit(const struct http_sink *h, const json_t *obj, const struct sink_common *c,
           struct cfg_ctx *ctx)
 {
-    char probe_tag[HTTP_PROBE_TAG_BYTES + 1], *name;
+    char *probe_tag, *name;
     struct tsum probe = {0};
     const json_t *v;
     struct tpl t;
     size_t i;
     int rv = 0;
 
-    memset(probe_tag, '\\', HTTP_PROBE_TAG_BYTES);
-    probe_tag[HTTP_PROBE_TAG_BYTES] = '\0';
+    probe_tag = tp_malloc(c->max_tag_bytes + 1);
+    memset(probe_tag, '\\', c->max_tag_bytes);
+    probe_tag[c->max_tag_bytes] = '\0';
     tsum_add(&probe, probe_tag);
+    free(probe_tag);
     cfg_push_key(ctx, "nodes");
     json_array_foreach(json_object_get(obj, "nodes"), i, v)
     {
@@ -520,7 +521,7 @@ http_configure(void **priv, const json_t *obj, struct sink_common *c, struct cfg
  * where the templates are or the text around them, so it is a lower bound
  * that only matters when a header names the tags (and rejects a
  * max_header_bytes below max_tag_bytes even when none does); check_fit()
- * measures the real templates, with a 1024-byte tag.
+ * measures the real templates, with a max_tag_bytes tag.
  */
 static size_t
 http_tag_cost(const char *tag)
