@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake pkg-config python3 curl
+PACKAGES=(build-essential cmake pkg-config python3 curl openssl
   libuv1-dev libjansson-dev libcurl4-openssl-dev libpq-dev libzstd-dev
   default-libmysqlclient-dev libmariadb-dev mariadb-server mariadb-client
   postgresql postgresql-15 varnish varnish-modules)
