@@ -108,7 +108,7 @@ source_advance(struct source *s)
 }
 
 static void
-batch_done(void *arg)
+batch_done(void *arg, int acked)
 {
     struct batch *b;
     struct pipeline *p;
@@ -116,6 +116,11 @@ batch_done(void *arg)
 
     CAST_OBJ_NOTNULL(b, arg, BATCH_MAGIC);
     p = b->p;
+    if (!acked) { /* stopping: its transactions stay unconfirmed */
+        free(b->entries);
+        FREE_OBJ(b);
+        return;
+    }
     if (b->first_commit_us > 0 && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
                   "%.1f ms after commit",

@@ -147,9 +147,9 @@ out:
 }
 
 static void
-send_done(void *arg)
+send_done(void *arg, int acked)
 {
-    *(int *)arg = 1;
+    *(int *)arg = acked;
 }
 
 /* Purge the union of every transaction's tags on every node. */

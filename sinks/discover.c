@@ -54,6 +54,8 @@ uniq(char **urls, size_t *n)
 {
     size_t i, j = 0;
 
+    if (*n == 0)
+        return; /* urls may be NULL: not for qsort */
     qsort(urls, *n, sizeof *urls, cmp_str);
     for (i = 0; i < *n; i++) {
         if (j > 0 && strcmp(urls[j - 1], urls[i]) == 0) {

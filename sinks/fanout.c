@@ -52,7 +52,7 @@ struct purge {
     unsigned hold;    /* frames on the stack that use it: do not free */
     int in_reboundq;  /* first pass done, waiting for the rebound */
     uint64_t due_ms;  /* in the rebound queue: when */
-    void (*done)(void *);
+    void (*done)(void *, int);
     void *arg;
     struct purge *prev, *next; /* the fan-out's live list */
 };
@@ -322,7 +322,7 @@ purge_pass_done(struct fanout *f, struct purge *p)
         p->in_reboundq = 1;
         return;
     }
-    p->done(p->arg);
+    p->done(p->arg, 1);
     purge_free(f, p);
 }
 
@@ -1291,7 +1291,7 @@ fanout_empty(const struct fanout *f)
 }
 
 void
-fanout_submit(struct fanout *f, const struct purge_tags *t, void (*done)(void *), void *arg)
+fanout_submit(struct fanout *f, const struct purge_tags *t, void (*done)(void *, int), void *arg)
 {
     struct fsink *fs;
     struct purge *p;
@@ -1302,7 +1302,7 @@ fanout_submit(struct fanout *f, const struct purge_tags *t, void (*done)(void *)
     for (fs = f->sinks; fs != NULL; fs = fs->next)
         n += !fs->removed;
     if (n == 0) {
-        done(arg);
+        done(arg, 1);
         return;
     }
     ALLOC_OBJ(p, PURGE_MAGIC);
@@ -1399,8 +1399,10 @@ fanout_close(struct fanout *f, void (*done)(void *), void *arg)
         uv_close((uv_handle_t *)&fs->delay_timer, delay_closed);
     }
     /* Unconfirmed: a restart replays them from the source. */
-    while ((p = f->live) != NULL)
+    while ((p = f->live) != NULL) {
+        p->done(p->arg, 0);
         purge_free(f, p);
+    }
     uv_timer_stop(&f->rebound_timer);
     uv_timer_stop(&f->discover_timer);
     uv_close((uv_handle_t *)&f->rebound_timer, fanout_timer_closed);

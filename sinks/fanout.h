@@ -64,10 +64,11 @@ struct purge_tags {
 };
 
 /*
- * Deliver t (copied) to every node.  done(arg) runs once, when every node
+ * Deliver t (copied) to every node.  done(arg, 1) runs once, when every node
  * acknowledged it (see above); with no nodes, before this returns.
  */
-void fanout_submit(struct fanout *, const struct purge_tags *t, void (*done)(void *), void *arg);
+void fanout_submit(struct fanout *, const struct purge_tags *t, void (*done)(void *, int acked),
+                   void *arg);
 
 /*
  * Apply a reloaded configuration: sinks are matched by name, nodes by URL.
@@ -77,7 +78,10 @@ void fanout_submit(struct fanout *, const struct purge_tags *t, void (*done)(voi
  */
 void fanout_reconfigure(struct fanout *, struct sink *const *sinks, size_t nsinks,
                         const struct delivery_cfg *);
-/* Stop sending, drop queued purges unconfirmed, close handles; then done(arg). */
+/*
+ * Stop sending and close handles; every purge still pending gets done(arg, 0)
+ * (not acknowledged: its owner frees it and confirms nothing); then done(arg).
+ */
 void fanout_close(struct fanout *, void (*done)(void *), void *arg);
 
 #endif
