@@ -128,8 +128,10 @@ def body(c):
     errs = negative_run(c, sinks["noca"], st["noca"], sinks["ca"], st["ca"], 1, "no ca_file")
     tp.check(any("certificate" in e.lower() for e in errs),
              f"no certificate error logged for sink noca: {errs[:2]}")
-    tp.check(all("unknown ca" in f["error"].lower() for f in handshake_failures(st["noca"])),
-             f"stub noca: {handshake_failures(st['noca'])[:2]}")
+    # At least one refusal names the unknown CA (a retry cut short by the kill may
+    # end another way, e.g. an unexpected EOF).
+    fails = handshake_failures(st["noca"])
+    tp.check(any("unknown ca" in f["error"].lower() for f in fails), f"stub noca: {fails}")
 
     # 2. A stub that requires a client certificate refuses a client without one.
     negative_run(c, sinks["nocert"], st["nocert"], sinks["ca"], st["ca"], 2, "no client cert")
