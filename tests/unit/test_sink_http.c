@@ -28,6 +28,7 @@
 
 #include "../../broker/cfg.h"
 #include "../../sinks/sink.h"
+#include "sinkutil.h"
 #include "test.h"
 
 static const char fastly_json[] =
@@ -56,26 +57,6 @@ static const char plain_json[] =
     "\"],"
     "\"headers\":{\"xkey-purge\":\"{tags_space}\"},\"max_tags_per_request\":1}";
 
-static struct sink *
-make(const char *json, const char **err)
-{
-    static char errbuf[1024];
-    struct cfg_ctx *ctx = cfg_ctx_new("sink.json", json);
-    json_t *obj = json_loads(json, 0, NULL);
-    struct sink *s = NULL;
-
-    ASSERT(obj != NULL);
-    *err = NULL;
-    if (sink_configure(&s, obj, 1024, ctx) != 0) {
-        snprintf(errbuf, sizeof errbuf, "%s", cfg_errmsg(ctx));
-        *err = errbuf;
-        sink_destroy(&s);
-    }
-    json_decref(obj);
-    cfg_ctx_destroy(&ctx);
-    return (s);
-}
-
 /* The config must fail with "sink.json:1:COL: " where COL is where needle starts in json. */
 static void
 expect_error(const char *json, const char *needle, const char *msg)
@@ -88,17 +69,6 @@ expect_error(const char *json, const char *needle, const char *msg)
     snprintf(pos, sizeof pos, "sink.json:1:%d: ", (int)(at - json) + 1);
     ASSERT_CONTAINS(err, pos);
     ASSERT_CONTAINS(err, msg);
-}
-
-static const char *
-header_value(const struct http_req *r, const char *name)
-{
-    size_t i, n = strlen(name);
-
-    for (i = 0; i < r->nheaders; i++)
-        if (strncmp(r->headers[i], name, n) == 0 && r->headers[i][n] == ':')
-            return (r->headers[i] + n + 2);
-    return (NULL);
 }
 
 /* n sorted, distinct tags "tag-000000" ...; free with free_tags. */
