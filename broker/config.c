@@ -9,8 +9,9 @@
 #include "obj.h"
 #include "tagmap.h"
 
-static const char *const top_keys[] = {"state_dir", "mapping",      "sources",       "sinks",
-                                       "delivery",  "max_txn_tags", "max_tag_bytes", NULL};
+static const char *const top_keys[] = {"state_dir",     "mapping",  "sources",
+                                       "sinks",         "delivery", "max_txn_tags",
+                                       "max_tag_bytes", "listen",   NULL};
 static const char *const delivery_keys[] = {"coalesce_ms",      "retry_initial_ms",
                                             "retry_max_ms",     "timeout_ms",
                                             "max_pending_tags", "flush_after_down_s",
@@ -259,12 +260,21 @@ static int
 load_limits(struct config *c, const json_t *root, struct cfg_ctx *ctx)
 {
     long long mtb = TAGMAP_DEFAULT_MAX_TAG_BYTES, mtt = 100000;
-    const char *sd = "/var/lib/tagpurge";
+    const char *sd = "/var/lib/tagpurge", *listen = "127.0.0.1:9187";
 
     if (cfg_get_int(ctx, root, "max_tag_bytes", 0, 16, TAGMAP_MAX_TAG_BYTES, &mtb) < 0 ||
         cfg_get_int(ctx, root, "max_txn_tags", 0, 1, 100000000, &mtt) < 0 ||
-        cfg_get_str(ctx, root, "state_dir", 0, &sd) < 0)
+        cfg_get_str(ctx, root, "state_dir", 0, &sd) < 0 ||
+        cfg_get_str(ctx, root, "listen", 0, &listen) < 0)
         return (-1);
+    if (strlen(listen) >= sizeof c->listen || (listen[0] != '\0' && strchr(listen, ':') == NULL)) {
+        cfg_push_key(ctx, "listen");
+        cfg_error(ctx, "expected \"ADDR:PORT\" such as \"127.0.0.1:9187\", or \"\" for no "
+                       "status server");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    snprintf(c->listen, sizeof c->listen, "%s", listen);
     c->max_tag_bytes = (size_t)mtb;
     c->max_txn_tags = (size_t)mtt;
     c->state_dir = tp_strdup(sd);

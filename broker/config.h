@@ -23,6 +23,7 @@ struct source_cfg {
 struct config {
     char *path;
     char *state_dir;
+    char listen[128]; /* status server "ADDR:PORT"; "": none */
     struct tagmap *map;
     struct source_cfg *sources;
     size_t nsources;

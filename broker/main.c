@@ -21,6 +21,7 @@
 #include "log.h"
 #include "obj.h"
 #include "pipeline.h"
+#include "status.h"
 #include "stats.h"
 #include "tagmap.h"
 #include "tagset.h"
@@ -402,6 +403,7 @@ struct runner {
     struct pipeline *p;
     const char *path;
     struct config *reloaded; /* the sinks of the last reload; NULL: the start's */
+    struct status *status;   /* NULL: none */
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     int stopping;
 };
@@ -452,6 +454,9 @@ on_signal(uv_signal_t *h, int signum)
         return;
     r->stopping = 1;
     log_info("signal %d: stopping (unacknowledged purges are replayed on restart)", signum);
+    if (r->status != NULL)
+        status_close(r->status, NULL, NULL);
+    r->status = NULL;
     pipeline_stop(r->p, stopped, r);
 }
 
@@ -485,8 +490,17 @@ cmd_run(const struct opts *o)
     uv_signal_start(&r.sighup, on_signal, SIGHUP);
     log_info("tagpurge %s starting: %zu sources, %zu sinks, %zu mapped tables", TAGPURGE_VERSION,
              c->nsources, c->nsinks, tagmap_count(c->map));
+    /* Purging matters more than reporting: a status port in use is logged, not fatal. */
+    if (c->listen[0] != '\0' && status_start(&r.status, &r.loop, c->listen, r.p) != 0 &&
+        r.status != NULL) {
+        status_close(r.status, NULL, NULL);
+        r.status = NULL;
+    }
     if (pipeline_start(r.p) != 0) {
         r.stopping = 1;
+        if (r.status != NULL)
+            status_close(r.status, NULL, NULL);
+        r.status = NULL;
         pipeline_stop(r.p, stopped, &r);
     } else {
         rv = 0;

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "obj.h"
 #include "pipeline.h"
+#include "sbuf.h"
 #include "stats.h"
 #include "tagmap.h"
 #include "tagset.h"
@@ -16,8 +17,21 @@
 /* A committed transaction waiting for its batch to be acknowledged. */
 struct ckpt {
     struct src_pos pos;
+    int64_t commit_us; /* database commit time; 0: unknown */
     int done;
     struct ckpt *next;
+};
+
+/* A GET /v1/wait in progress: answered when its source confirms want. */
+struct waiter {
+    unsigned magic;
+#define WAITER_MAGIC 0x3a17e5c0
+    struct source *s;
+    char *want;
+    uv_timer_t timer;
+    void (*answer)(void *arg, int status, const char *json);
+    void *arg;
+    struct waiter *prev, *next;
 };
 
 struct batch {
@@ -44,7 +58,19 @@ struct source {
     struct txn *txn;            /* the open transaction of changes delivered on the loop */
     struct ckpt *head, *tail;   /* committed, not yet confirmed; commit order */
     struct tagset *seen_tables; /* relations already checked for missing columns */
+    /* For /metrics, /readyz and /v1/wait. */
+    int streaming;
+    uint64_t changes, txns, tags, fallbacks, checkpoints;
+    struct src_pos confirmed, server;
+    int has_confirmed, has_server;
+    int64_t last_commit_us;
+    size_t pending;
+    struct waiter *waiters;
 };
+
+/* Delivery latency, commit -> every node acknowledged (seconds). */
+static const double lat_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define NLAT (sizeof lat_bounds / sizeof lat_bounds[0])
 
 struct pipeline {
     unsigned magic;
@@ -55,6 +81,8 @@ struct pipeline {
     struct source *sources;
     size_t nsources;
     struct batch *open; /* collecting transactions for coalesce_ms */
+    uint64_t lat_buckets[NLAT + 1], lat_count;
+    double lat_sum;
     uv_timer_t coalesce;
     unsigned stopping_pending;
     void (*stopped)(void *);
@@ -79,6 +107,46 @@ wall_us(void)
     return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
+static void
+waiter_closed(uv_handle_t *h)
+{
+    struct waiter *w;
+
+    CAST_OBJ_NOTNULL(w, h->data, WAITER_MAGIC);
+    free(w->want);
+    FREE_OBJ(w);
+}
+
+/* Answer (answer != NULL) or drop a waiter. */
+static void
+waiter_end(struct waiter *w, int status, const char *json)
+{
+    struct source *s = w->s;
+
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    uv_timer_stop(&w->timer);
+    if (json != NULL)
+        w->answer(w->arg, status, json);
+    uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+static void
+waiters_check(struct source *s)
+{
+    struct waiter *w, *next;
+
+    for (w = s->waiters; w != NULL; w = next) {
+        next = w->next;
+        if (s->has_confirmed && s->cfg->impl->pos_reached(&s->confirmed, w->want) == 1)
+            waiter_end(w, 200, "{\"purged\": true}\n");
+    }
+}
+
 /* Confirm the newest position whose transaction and all older ones are done. */
 static void
 source_advance(struct source *s)
@@ -92,6 +160,7 @@ source_advance(struct source *s)
         c = s->head;
         last = c->pos;
         any = 1;
+        s->pending--;
         s->head = c->next;
         if (s->head == NULL)
             s->tail = NULL;
@@ -100,11 +169,15 @@ source_advance(struct source *s)
     if (!any)
         return;
     stats.checkpoints++;
+    s->checkpoints++;
+    s->confirmed = last;
+    s->has_confirmed = 1;
     if (log_get_level() >= LOG_LVL_DEBUG) {
         s->cfg->impl->format_pos(&last, buf, sizeof buf);
         log_debug("source %s: checkpoint %s", s->cfg->name, buf);
     }
     s->cfg->impl->confirm(s->cfg->priv, &last);
+    waiters_check(s);
 }
 
 static void
@@ -120,6 +193,15 @@ batch_done(void *arg, int acked)
         free(b->entries);
         FREE_OBJ(b);
         return;
+    }
+    if (b->first_commit_us > 0) {
+        double sec = (double)(wall_us() - b->first_commit_us) / 1e6;
+        size_t k;
+        for (k = 0; k < NLAT && sec > lat_bounds[k]; k++)
+            ;
+        p->lat_buckets[k]++;
+        p->lat_count++;
+        p->lat_sum += sec > 0 ? sec : 0;
     }
     if (b->first_commit_us > 0 && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
@@ -283,8 +365,16 @@ source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, st
     struct ckpt *c;
 
     add_counts(txn_counts(t));
+    s->txns++;
+    s->changes += txn_counts(t)->changes;
+    s->fallbacks += txn_counts(t)->fallback_purges;
+    s->tags += tagset_count(tags);
+    s->pending++;
+    if (commit_us > 0)
+        s->last_commit_us = commit_us;
     c = tp_calloc(1, sizeof *c);
     c->pos = *pos;
+    c->commit_us = commit_us;
     if (s->tail != NULL)
         s->tail->next = c;
     else
@@ -344,6 +434,17 @@ core_state(void *arg, int streaming)
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
     log_info("source %s: %s", s->cfg->name, streaming ? "streaming" : "not streaming");
+    s->streaming = streaming;
+}
+
+static void
+core_server_pos(void *arg, const struct src_pos *pos)
+{
+    struct source *s;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    s->server = *pos;
+    s->has_server = 1;
 }
 
 /*------------------------------------------------------------------------*/
@@ -383,6 +484,7 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
             .abort = core_abort,
             .drained = core_drained,
             .state = core_state,
+            .server_pos = core_server_pos,
         };
     }
     *pp = p;
@@ -445,6 +547,9 @@ pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
     p->stopped_arg = arg;
     p->stopping_pending = (unsigned)p->nsources + 2;
     for (i = 0; i < p->nsources; i++)
+        while (p->sources[i].waiters != NULL)
+            waiter_end(p->sources[i].waiters, 503, "{\"error\": \"stopping\"}\n");
+    for (i = 0; i < p->nsources; i++)
         p->sources[i].cfg->impl->stop(p->sources[i].cfg->priv, part_stopped, p);
     /* An open batch was never submitted: it stays unconfirmed and is replayed. */
     if (p->open != NULL) {
@@ -480,4 +585,307 @@ pipeline_destroy(struct pipeline **pp)
     free(p->sources);
     FREE_OBJ(p);
     *pp = NULL;
+}
+
+/*------------------------------------------------------------------------
+ * Status: /metrics, /readyz, /v1/wait.
+ */
+
+static void
+label_escape(struct sbuf *out, const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' || *v == '"')
+            sbuf_printf(out, "\\%c", *v);
+        else if (*v == '\n')
+            sbuf_printf(out, "\\n");
+        else
+            sbuf_printf(out, "%c", *v);
+    }
+}
+
+static void
+metric_head(struct sbuf *out, const char *name, const char *type, const char *help)
+{
+    sbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{source="..."} value, for every source. */
+#define SOURCE_METRIC(out, p, mname, type, help, fmt, expr)                                        \
+    do {                                                                                           \
+        metric_head(out, mname, type, help);                                                       \
+        for (size_t i_ = 0; i_ < (p)->nsources; i_++) {                                            \
+            const struct source *s = &(p)->sources[i_];                                            \
+            sbuf_printf(out, mname "{source=\"");                                                  \
+            label_escape(out, s->cfg->name);                                                       \
+            sbuf_printf(out, "\"} " fmt "\n", expr);                                               \
+        }                                                                                          \
+    } while (0)
+
+static double
+source_lag_s(const struct source *s)
+{
+    const struct ckpt *c;
+
+    /* The oldest transaction not yet purged everywhere; 0 when none. */
+    for (c = s->head; c != NULL; c = c->next)
+        if (c->commit_us > 0)
+            return ((double)(wall_us() - c->commit_us) / 1e6);
+    return (0.0);
+}
+
+static void
+metrics_sources(const struct pipeline *p, struct sbuf *out)
+{
+    char buf[512];
+    size_t i;
+
+    SOURCE_METRIC(out, p, "tagpurge_source_streaming", "gauge",
+                  "1 while the source streams its change log", "%d", s->streaming);
+    SOURCE_METRIC(out, p, "tagpurge_source_changes_total", "counter",
+                  "Row changes read (committed transactions)", "%llu",
+                  (unsigned long long)s->changes);
+    SOURCE_METRIC(out, p, "tagpurge_source_transactions_total", "counter", "Transactions committed",
+                  "%llu", (unsigned long long)s->txns);
+    SOURCE_METRIC(out, p, "tagpurge_source_tags_total", "counter",
+                  "Tags emitted, after per-transaction deduplication", "%llu",
+                  (unsigned long long)s->tags);
+    SOURCE_METRIC(out, p, "tagpurge_source_fallback_purges_total", "counter",
+                  "Changes that purged fallback tags", "%llu", (unsigned long long)s->fallbacks);
+    SOURCE_METRIC(out, p, "tagpurge_source_pending_transactions", "gauge",
+                  "Committed transactions not yet purged on every node", "%zu", s->pending);
+    SOURCE_METRIC(out, p, "tagpurge_source_lag_seconds", "gauge",
+                  "Age of the oldest commit not yet purged on every node (0: none)", "%.3f",
+                  source_lag_s(s));
+    SOURCE_METRIC(out, p, "tagpurge_source_last_commit_timestamp_seconds", "gauge",
+                  "Commit time of the newest transaction read", "%.3f",
+                  (double)s->last_commit_us / 1e6);
+    SOURCE_METRIC(out, p, "tagpurge_source_checkpoints_total", "counter",
+                  "Checkpoint advances confirmed to the source", "%llu",
+                  (unsigned long long)s->checkpoints);
+    metric_head(out, "tagpurge_source_lag_bytes", "gauge",
+                "Server log end minus the checkpoint (PostgreSQL: WAL bytes)");
+    for (i = 0; i < p->nsources; i++) {
+        const struct source *s = &p->sources[i];
+        if (!s->has_server || !s->has_confirmed || s->server.lsn == 0)
+            continue;
+        sbuf_printf(out, "tagpurge_source_lag_bytes{source=\"");
+        label_escape(out, s->cfg->name);
+        sbuf_printf(out, "\"} %llu\n",
+                    (unsigned long long)(s->server.lsn > s->confirmed.lsn
+                                             ? s->server.lsn - s->confirmed.lsn
+                                             : 0));
+    }
+    metric_head(out, "tagpurge_source_checkpoint_info", "gauge",
+                "The position confirmed to the source (label position)");
+    for (i = 0; i < p->nsources; i++) {
+        const struct source *s = &p->sources[i];
+        if (!s->has_confirmed)
+            continue;
+        s->cfg->impl->format_pos(&s->confirmed, buf, sizeof buf);
+        sbuf_printf(out, "tagpurge_source_checkpoint_info{source=\"");
+        label_escape(out, s->cfg->name);
+        sbuf_printf(out, "\",position=\"");
+        label_escape(out, buf);
+        sbuf_printf(out, "\"} 1\n");
+    }
+}
+
+struct node_out {
+    struct sbuf *out;
+    int part;
+};
+
+static void
+node_labels(struct sbuf *out, const struct node_info *ni)
+{
+    sbuf_printf(out, "{sink=\"");
+    label_escape(out, ni->sink);
+    sbuf_printf(out, "\",node=\"");
+    label_escape(out, ni->url);
+    sbuf_printf(out, "\"");
+}
+
+static void
+node_metric(void *arg, const struct node_info *ni)
+{
+    struct node_out *no = arg;
+    struct sbuf *out = no->out;
+    size_t i;
+
+    switch (no->part) {
+    case 0:
+        sbuf_printf(out, "tagpurge_node_up");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %d\n", !ni->failing);
+        break;
+    case 1:
+        sbuf_printf(out, "tagpurge_node_state");
+        node_labels(out, ni);
+        sbuf_printf(out, ",state=\"%s\"} 1\n", ni->state);
+        break;
+    case 2:
+        sbuf_printf(out, "tagpurge_node_pending_tags");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %zu\n", ni->pending_tags);
+        sbuf_printf(out, "tagpurge_node_pending_purges");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %zu\n", ni->pending_purges);
+        break;
+    case 3:
+        for (i = 0; i < ni->ncodes; i++) {
+            sbuf_printf(out, "tagpurge_node_requests_total");
+            node_labels(out, ni);
+            if (ni->codes[i].code > 0)
+                sbuf_printf(out, ",code=\"%ld\"", ni->codes[i].code);
+            else
+                sbuf_printf(out, ",code=\"%s\"", ni->codes[i].code == 0 ? "error" : "other");
+            sbuf_printf(out, "} %llu\n", (unsigned long long)ni->codes[i].n);
+        }
+        break;
+    case 4:
+        sbuf_printf(out, "tagpurge_node_retries_total");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %llu\n", (unsigned long long)ni->retries);
+        sbuf_printf(out, "tagpurge_node_escalations_total");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %llu\n", (unsigned long long)ni->escalations);
+        break;
+    }
+}
+
+static void
+metrics_nodes(const struct pipeline *p, struct sbuf *out)
+{
+    static const char *const heads[][3] = {
+        {"tagpurge_node_up", "gauge", "1 unless the node's last request failed"},
+        {"tagpurge_node_state", "gauge", "The node's delivery state (label state)"},
+        {"tagpurge_node_pending_tags", "gauge",
+         "Tags queued or in flight for the node (tagpurge_node_pending_purges: batches)"},
+        {"tagpurge_node_requests_total", "counter",
+         "Purge requests answered, by HTTP status (error: no answer)"},
+        {"tagpurge_node_retries_total", "counter",
+         "Retries scheduled (tagpurge_node_escalations_total: backlogs made broad)"},
+    };
+    struct node_out no = {out, 0};
+
+    if (p->fanout == NULL)
+        return;
+    for (no.part = 0; no.part < 5; no.part++) {
+        metric_head(out, heads[no.part][0], heads[no.part][1], heads[no.part][2]);
+        fanout_foreach_node(p->fanout, node_metric, &no);
+    }
+}
+
+static void
+metrics_latency(const struct pipeline *p, struct sbuf *out)
+{
+    uint64_t cum = 0;
+    size_t k;
+
+    metric_head(out, "tagpurge_delivery_latency_seconds", "histogram",
+                "Database commit to every node acknowledged, per batch");
+    for (k = 0; k < NLAT; k++) {
+        cum += p->lat_buckets[k];
+        sbuf_printf(out, "tagpurge_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                    lat_bounds[k], (unsigned long long)cum);
+    }
+    cum += p->lat_buckets[NLAT];
+    sbuf_printf(out, "tagpurge_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+                (unsigned long long)cum);
+    sbuf_printf(out, "tagpurge_delivery_latency_seconds_sum %.6f\n", p->lat_sum);
+    sbuf_printf(out, "tagpurge_delivery_latency_seconds_count %llu\n",
+                (unsigned long long)p->lat_count);
+}
+
+void
+pipeline_metrics(const struct pipeline *p, struct sbuf *out)
+{
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    stats_metrics(out);
+    metrics_sources(p, out);
+    metrics_nodes(p, out);
+    metrics_latency(p, out);
+}
+
+static void
+ready_node(void *arg, const struct node_info *ni)
+{
+    struct sbuf *why = arg;
+
+    if (ni->failing)
+        sbuf_printf(why, "%s\"sink %s: node %s is failing (%s)\"", why->len > 0 ? ", " : "",
+                    ni->sink, ni->url, ni->state);
+}
+
+int
+pipeline_ready(const struct pipeline *p, struct sbuf *why)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    for (i = 0; i < p->nsources; i++)
+        if (!p->sources[i].streaming)
+            sbuf_printf(why, "%s\"source %s is not streaming\"", why->len > 0 ? ", " : "",
+                        p->sources[i].cfg->name);
+    if (p->fanout != NULL)
+        fanout_foreach_node(p->fanout, ready_node, why);
+    return (why->len == 0);
+}
+
+static void
+waiter_timeout(uv_timer_t *t)
+{
+    struct waiter *w;
+
+    CAST_OBJ_NOTNULL(w, t->data, WAITER_MAGIC);
+    waiter_end(w, 408, "{\"purged\": false, \"error\": \"timeout\"}\n");
+}
+
+struct waiter *
+pipeline_wait(struct pipeline *p, const char *source, const char *pos, long timeout_ms,
+              void (*answer)(void *, int, const char *), void *arg)
+{
+    struct source *s = NULL;
+    struct waiter *w;
+    size_t i;
+    int r;
+
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    for (i = 0; i < p->nsources; i++)
+        if (strcmp(p->sources[i].cfg->name, source) == 0)
+            s = &p->sources[i];
+    if (s == NULL) {
+        answer(arg, 404, "{\"error\": \"no such source\"}\n");
+        return (NULL);
+    }
+    r = s->cfg->impl->pos_reached(&s->confirmed, pos);
+    if (r < 0) {
+        answer(arg, 400, "{\"error\": \"position not understood for this source\"}\n");
+        return (NULL);
+    }
+    if (r == 1 && s->has_confirmed) {
+        answer(arg, 200, "{\"purged\": true}\n");
+        return (NULL);
+    }
+    ALLOC_OBJ(w, WAITER_MAGIC);
+    w->s = s;
+    w->want = tp_strdup(pos);
+    w->answer = answer;
+    w->arg = arg;
+    AZ(uv_timer_init(p->loop, &w->timer));
+    w->timer.data = w;
+    AZ(uv_timer_start(&w->timer, waiter_timeout, (uint64_t)timeout_ms, 0));
+    w->next = s->waiters;
+    if (s->waiters != NULL)
+        s->waiters->prev = w;
+    s->waiters = w;
+    return (w);
+}
+
+void
+pipeline_wait_cancel(struct waiter *w)
+{
+    CHECK_OBJ_NOTNULL(w, WAITER_MAGIC);
+    waiter_end(w, 0, NULL);
 }

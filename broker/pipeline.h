@@ -35,4 +35,21 @@ void pipeline_reload(struct pipeline *, const struct config *cfg);
 void pipeline_stop(struct pipeline *, void (*done)(void *), void *arg);
 void pipeline_destroy(struct pipeline **);
 
+/* For the status server (broker/status.c); loop thread only. */
+struct sbuf;
+struct waiter;
+/* Prometheus text of every counter and gauge, appended to out. */
+void pipeline_metrics(const struct pipeline *, struct sbuf *out);
+/* 1 when every source streams and no node is failing; else 0 with JSON strings in why. */
+int pipeline_ready(const struct pipeline *, struct sbuf *why);
+/*
+ * Call answer(arg, status, json) once source has confirmed pos (200), on
+ * timeout (408), or at once for an unknown source (404) or position (400).
+ * Returns the pending wait (cancel it if the client goes away), or NULL when
+ * answered already.  Pending waits are answered 503 when the pipeline stops.
+ */
+struct waiter *pipeline_wait(struct pipeline *, const char *source, const char *pos,
+                             long timeout_ms, void (*answer)(void *, int, const char *), void *arg);
+void pipeline_wait_cancel(struct waiter *);
+
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "sbuf.h"
 #include "stats.h"
 
 struct tp_stats stats;
@@ -18,4 +19,16 @@ stats_log(void)
     TP_COUNTERS(TP_STATS_PRINT)
 #undef TP_STATS_PRINT
     log_info("stats:%s", buf);
+}
+
+void
+stats_metrics(struct sbuf *out)
+{
+#define TP_STATS_PROM(name, doc)                                                                   \
+    sbuf_printf(out,                                                                               \
+                "# HELP tagpurge_%s_total %s\n# TYPE tagpurge_%s_total counter\n"                  \
+                "tagpurge_%s_total %" PRIu64 "\n",                                                 \
+                #name, doc, #name, #name, stats.name);
+    TP_COUNTERS(TP_STATS_PROM)
+#undef TP_STATS_PROM
 }

@@ -42,5 +42,8 @@ extern struct tp_stats stats;
 
 /* One "name=value" line of every counter at info level. */
 void stats_log(void);
+/* Every counter as a Prometheus counter "tagpurge_<name>_total". */
+struct sbuf;
+void stats_metrics(struct sbuf *out);
 
 #endif

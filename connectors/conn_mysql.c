@@ -1082,6 +1082,87 @@ my_format_pos(const struct src_pos *pos, char *buf, size_t len)
              pos->gtid[0] ? " " : "", pos->gtid);
 }
 
+/*
+ * The highest sequence number of GTID domain/source key in a state, -1 when
+ * absent.  MariaDB: "0-1-37,1-2-5" (key "0", "1"); MySQL:
+ * "uuid:1-37:40-41,uuid2:1-5" (key the uuid; the end of its last interval).
+ */
+static long long
+gtid_high(const char *state, const char *key, int mariadb)
+{
+    size_t kl = strlen(key);
+    const char *p = state, *e;
+    long long best = -1, v;
+
+    while (*p != '\0') {
+        e = p + strcspn(p, ",");
+        while (*p == ' ' || *p == '\n')
+            p++;
+        if ((size_t)(e - p) > kl && strncmp(p, key, kl) == 0 && p[kl] == (mariadb ? '-' : ':')) {
+            const char *last = e;
+            while (last > p && last[-1] != '-' && last[-1] != ':')
+                last--;
+            v = strtoll(last, NULL, 10);
+            if (v > best)
+                best = v;
+        }
+        p = *e ? e + 1 : e;
+    }
+    return (best);
+}
+
+/* Every GTID domain (MariaDB) or source uuid (MySQL) of want is reached. */
+static int
+gtid_reached(const char *confirmed, const char *want)
+{
+    char key[64];
+    const char *p = want, *e;
+    int mariadb = strchr(want, ':') == NULL;
+    long long need;
+    size_t kl;
+
+    while (*p != '\0') {
+        e = p + strcspn(p, ",");
+        while (*p == ' ' || *p == '\n')
+            p++;
+        kl = strcspn(p, mariadb ? "-" : ":");
+        if (kl == 0 || kl >= sizeof key || p + kl >= e)
+            return (-1);
+        memcpy(key, p, kl);
+        key[kl] = '\0';
+        need = gtid_high(want, key, mariadb);
+        if (need < 0)
+            return (-1);
+        if (gtid_high(confirmed, key, mariadb) < need)
+            return (0);
+        p = *e ? e + 1 : e;
+    }
+    return (1);
+}
+
+/* want: "binlog.000002:1234" (SHOW MASTER STATUS), or a GTID state (@@gtid_binlog_pos,
+ * @@gtid_executed). */
+static int
+my_pos_reached(const struct src_pos *confirmed, const char *want)
+{
+    const char *colon = strrchr(want, ':');
+    char *end;
+    unsigned long long off;
+    int c;
+
+    if (colon != NULL && strchr(want, '.') != NULL && strchr(want, ',') == NULL) {
+        off = strtoull(colon + 1, &end, 10);
+        if (*end != '\0' || end == colon + 1)
+            return (-1);
+        /* Same base name, zero-padded sequence: byte order is file order. */
+        c = strncmp(confirmed->name, want, (size_t)(colon - want));
+        if (c == 0 && confirmed->name[colon - want] != '\0')
+            c = 1;
+        return (c > 0 || (c == 0 && confirmed->off >= off));
+    }
+    return (gtid_reached(confirmed->gtid, want));
+}
+
 /* `check --online`: the same checks the reader thread makes, plus the privileges. */
 static int
 my_check_online(void *priv, const struct tagmap *map)
@@ -1123,5 +1204,6 @@ const struct connector_impl conn_mysql = {
     .stop = my_stop,
     .destroy = my_destroy,
     .format_pos = my_format_pos,
+    .pos_reached = my_pos_reached,
     .check_online = my_check_online,
 };

@@ -1081,6 +1081,19 @@ pg_keepalive(struct pg *pg, const unsigned char *buf, size_t len)
         pg_send_status(pg, 0);
 }
 
+/* The server's WAL end, from an XLogData ('w', at 9) or keepalive ('k', at 1) header. */
+static void
+pg_report_server(struct pg *pg, const unsigned char *buf, size_t len)
+{
+    struct src_pos sp;
+
+    if (pg->core->server_pos == NULL || (buf[0] != 'w' && buf[0] != 'k') || len < 17)
+        return;
+    memset(&sp, 0, sizeof sp);
+    sp.lsn = pgo_be64(buf + (buf[0] == 'w' ? 9 : 1));
+    pg->core->server_pos(pg->core->arg, &sp);
+}
+
 static void
 pg_stream_input(struct pg *pg)
 {
@@ -1109,6 +1122,7 @@ pg_stream_input(struct pg *pg)
             pg_xlogdata(pg, (const unsigned char *)buf, (size_t)n);
         else if (buf[0] == 'k')
             pg_keepalive(pg, (const unsigned char *)buf, (size_t)n);
+        pg_report_server(pg, (const unsigned char *)buf, (size_t)n);
         PQfreemem(buf);
     }
 }
@@ -1244,6 +1258,18 @@ pg_format_pos(const struct src_pos *pos, char *buf, size_t len)
     snprintf(buf, len, "%X/%X", (unsigned)(pos->lsn >> 32), (unsigned)pos->lsn);
 }
 
+/* want: an LSN as pg_current_wal_lsn() prints it, "16/B374D848". */
+static int
+pg_pos_reached(const struct src_pos *confirmed, const char *want)
+{
+    unsigned hi, lo;
+    char tail;
+
+    if (sscanf(want, "%X/%X%c", &hi, &lo, &tail) != 2)
+        return (-1);
+    return (confirmed->lsn >= (((uint64_t)hi << 32) | lo));
+}
+
 const struct connector_impl conn_postgres = {
     .name = "postgres",
     .configure = pg_configure,
@@ -1252,4 +1278,5 @@ const struct connector_impl conn_postgres = {
     .stop = pg_stop,
     .destroy = pg_destroy,
     .format_pos = pg_format_pos,
+    .pos_reached = pg_pos_reached,
 };

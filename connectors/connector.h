@@ -60,6 +60,8 @@ struct conn_core {
     int (*drained)(void *arg);
     /* The connector is streaming (1) or not (0); for logs and readiness. */
     void (*state)(void *arg, int streaming);
+    /* Optional: how far the server's log is (PostgreSQL: its WAL end), for lag metrics. */
+    void (*server_pos)(void *arg, const struct src_pos *);
 };
 
 /* What a connector gets at start besides its own config; borrowed. */
@@ -88,6 +90,12 @@ struct connector_impl {
     int (*check_online)(void *priv, const struct tagmap *);
     /* Human-readable position for logs: "0/1957B58", "binlog.000002:1234". */
     void (*format_pos)(const struct src_pos *, char *buf, size_t len);
+    /*
+     * For /v1/wait: 1 when confirmed is at or past want (a position as the
+     * application reads it from its server: an LSN, "file:pos", a GTID),
+     * 0 when not yet, -1 when want cannot be parsed.
+     */
+    int (*pos_reached)(const struct src_pos *confirmed, const char *want);
 };
 
 const struct connector_impl *connector_find(const char *type);

@@ -110,7 +110,10 @@ struct node {
     unsigned attempts;   /* failures of reqs[cur] */
     uint64_t fail_since; /* monotonic ms of the first failure in a row; 0: healthy */
     int ever_ok;
-    int renew_xfer; /* the sink's TLS settings may have changed */
+    int renew_xfer;             /* the sink's TLS settings may have changed */
+    struct node_code codes[12]; /* answers by status, for /metrics; the last is "other" */
+    size_t ncodes;
+    uint64_t retries, escalations;
     int removed;
     struct http_xfer *xfer;
     uv_timer_t timer;
@@ -535,6 +538,7 @@ node_escalate(struct node *n, const char *why)
     /* One count per episode: a broad round already out extends it. */
     if (!n->esc && (n->nround == 0 || n->kind == R_TAGS)) {
         stats.escalations++;
+        n->escalations++;
         log_warn("sink %s: node %s: %s: its backlog of %zu purges (%zu tags) becomes one broad "
                  "purge",
                  n->fs->name, n->url, why, n->qlen - n->nabsorbed, n->qtags);
@@ -738,6 +742,7 @@ node_failed(struct node *n, const char *why, long status, long retry_after_s)
     long d;
 
     n->attempts++;
+    n->retries++;
     stats.purge_retries++;
     d = backoff_ms(f, n->attempts);
     if ((status == 429 || status == 503) && retry_after_s > 0) {
@@ -834,6 +839,26 @@ node_kick(struct node *n)
 }
 
 static void
+count_code(struct node *n, long status)
+{
+    size_t i, max = sizeof n->codes / sizeof n->codes[0];
+
+    for (i = 0; i < n->ncodes; i++)
+        if (n->codes[i].code == status) {
+            n->codes[i].n++;
+            return;
+        }
+    if (n->ncodes < max - 1) {
+        n->codes[n->ncodes].code = status;
+        n->codes[n->ncodes++].n = 1;
+        return;
+    }
+    n->codes[max - 1].code = -1; /* other */
+    n->codes[max - 1].n++;
+    n->ncodes = max;
+}
+
+static void
 xfer_done(void *arg, long status, long retry_after_s, const char *err, const char *body)
 {
     struct node *n;
@@ -842,6 +867,7 @@ xfer_done(void *arg, long status, long retry_after_s, const char *err, const cha
     CAST_OBJ_NOTNULL(n, arg, NODE_MAGIC);
     AN(n->state == N_SENDING || n->state == N_CONNECTING);
     stats.purge_requests++;
+    count_code(n, status);
     if (status >= 200 && status < 300) {
         if (n->attempts > 0 || n->fail_since != 0)
             log_info("sink %s: node %s: delivered after %u failed attempts", n->fs->name, n->url,
@@ -1276,6 +1302,33 @@ fanout_nnodes(const struct fanout *f)
         if (!fs->removed)
             n += fs->nnodes;
     return (n);
+}
+
+void
+fanout_foreach_node(const struct fanout *f, void (*cb)(void *, const struct node_info *), void *arg)
+{
+    const struct fsink *fs;
+    const struct node *n;
+    struct node_info ni;
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        for (n = fs->nodes; n != NULL && !fs->removed; n = n->next) {
+            ni.sink = fs->name;
+            ni.url = n->url;
+            ni.state = state_names[n->state];
+            ni.failing = n->fail_since != 0;
+            ni.pending_purges = n->qlen + n->nround;
+            ni.pending_tags = n->qtags + tagset_count(n->esc_tags);
+            for (i = 0; i < n->nround && n->kind == R_TAGS; i++)
+                ni.pending_tags += n->round[i]->ntags;
+            ni.retries = n->retries;
+            ni.escalations = n->escalations;
+            ni.codes = n->codes;
+            ni.ncodes = n->ncodes;
+            cb(arg, &ni);
+        }
 }
 
 int

@@ -52,6 +52,22 @@ int fanout_new(struct fanout **, uv_loop_t *, struct sink *const *sinks, size_t 
                const struct delivery_cfg *);
 /* Nodes known now (dns:// names count the addresses resolved so far). */
 size_t fanout_nnodes(const struct fanout *);
+/* One node as /metrics and /readyz see it; strings borrowed for the callback. */
+struct node_code {
+    long code; /* HTTP status; 0: no answer (refused, timeout, TLS) */
+    uint64_t n;
+};
+struct node_info {
+    const char *sink, *url, *state;
+    int failing; /* its last request failed */
+    size_t pending_tags, pending_purges;
+    uint64_t retries, escalations;
+    const struct node_code *codes;
+    size_t ncodes;
+};
+void fanout_foreach_node(const struct fanout *, void (*cb)(void *arg, const struct node_info *),
+                         void *arg);
+
 /* 1 when the configuration names no node at all (not even a dns:// one). */
 int fanout_empty(const struct fanout *);
 

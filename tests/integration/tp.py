@@ -180,6 +180,7 @@ class Case:
                                      f"user=postgres",
                          "slot": self.slot, "publication": self.slot, "create": True}],
             "sinks": sinks,
+            "listen": "127.0.0.1:0",
             "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,
                                      "retry_max_ms": 500, "timeout_ms": 500},
         }
@@ -223,6 +224,27 @@ class Case:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def status_port(self):
+        m = wait(lambda: re.search(r"status: listening on \S+ \(port (\d+)\)",
+                                   self.log.read_text()), "the status server", 10)
+        return int(m.group(1))
+
+    def status(self, path, timeout=10.0):
+        """GET path on tagpurge's status server -> (status, body str)."""
+        st, _, body = services.http_request(self.status_port(), "GET", path, timeout=timeout)
+        return st, body
+
+    def metrics(self):
+        """/metrics as {'name{labels}': float}."""
+        st, body = self.status("/metrics")
+        check(st == 200, f"/metrics: HTTP {st}")
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
 
     def stats(self):
         """The counters of a fresh SIGUSR1 "stats:" log line."""
