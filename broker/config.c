@@ -9,9 +9,9 @@
 #include "obj.h"
 #include "tagmap.h"
 
-static const char *const top_keys[] = {"state_dir",     "mapping",  "sources",
-                                       "sinks",         "delivery", "max_txn_tags",
-                                       "max_tag_bytes", "listen",   NULL};
+static const char *const top_keys[] = {
+    "state_dir",     "mapping", "sources",          "sinks", "delivery", "max_txn_tags",
+    "max_tag_bytes", "listen",  "drain_timeout_ms", NULL};
 static const char *const delivery_keys[] = {"coalesce_ms",      "retry_initial_ms",
                                             "retry_max_ms",     "timeout_ms",
                                             "max_pending_tags", "flush_after_down_s",
@@ -259,14 +259,16 @@ out:
 static int
 load_limits(struct config *c, const json_t *root, struct cfg_ctx *ctx)
 {
-    long long mtb = TAGMAP_DEFAULT_MAX_TAG_BYTES, mtt = 100000;
+    long long mtb = TAGMAP_DEFAULT_MAX_TAG_BYTES, mtt = 100000, dt = 10000;
     const char *sd = "/var/lib/tagpurge", *listen = "127.0.0.1:9187";
 
     if (cfg_get_int(ctx, root, "max_tag_bytes", 0, 16, TAGMAP_MAX_TAG_BYTES, &mtb) < 0 ||
         cfg_get_int(ctx, root, "max_txn_tags", 0, 1, 100000000, &mtt) < 0 ||
         cfg_get_str(ctx, root, "state_dir", 0, &sd) < 0 ||
-        cfg_get_str(ctx, root, "listen", 0, &listen) < 0)
+        cfg_get_str(ctx, root, "listen", 0, &listen) < 0 ||
+        cfg_get_int(ctx, root, "drain_timeout_ms", 0, 0, 3600000, &dt) < 0)
         return (-1);
+    c->drain_timeout_ms = (long)dt;
     if (strlen(listen) >= sizeof c->listen || (listen[0] != '\0' && strchr(listen, ':') == NULL)) {
         cfg_push_key(ctx, "listen");
         cfg_error(ctx, "expected \"ADDR:PORT\" such as \"127.0.0.1:9187\", or \"\" for no "

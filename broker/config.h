@@ -23,7 +23,8 @@ struct source_cfg {
 struct config {
     char *path;
     char *state_dir;
-    char listen[128]; /* status server "ADDR:PORT"; "": none */
+    char listen[128];      /* status server "ADDR:PORT"; "": none */
+    long drain_timeout_ms; /* SIGTERM: how long in-flight purges may take */
     struct tagmap *map;
     struct source_cfg *sources;
     size_t nsources;

@@ -404,6 +404,7 @@ struct runner {
     const char *path;
     struct config *reloaded; /* the sinks of the last reload; NULL: the start's */
     struct status *status;   /* NULL: none */
+    long drain_timeout_ms;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     int stopping;
 };
@@ -417,6 +418,17 @@ stopped(void *arg)
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigusr1, NULL);
     uv_close((uv_handle_t *)&r->sighup, NULL);
+}
+
+static void
+drained(void *arg)
+{
+    struct runner *r = arg;
+
+    if (r->stopping == 2)
+        return;
+    r->stopping = 2;
+    pipeline_stop(r->p, stopped, r);
 }
 
 /* SIGHUP: re-read the config; a broken one is reported and changes nothing. */
@@ -450,14 +462,23 @@ on_signal(uv_signal_t *h, int signum)
             reload(r);
         return;
     }
-    if (r->stopping)
+    if (r->stopping == 2)
         return;
+    if (r->stopping == 1) { /* a second signal while draining: stop now */
+        log_info("signal %d again: stopping without waiting (what is not purged is replayed "
+                 "at the next start)",
+                 signum);
+        r->stopping = 2;
+        pipeline_stop(r->p, stopped, r);
+        return;
+    }
     r->stopping = 1;
-    log_info("signal %d: stopping (unacknowledged purges are replayed on restart)", signum);
+    log_info("signal %d: draining (drain_timeout_ms %ld), then stopping", signum,
+             r->drain_timeout_ms);
     if (r->status != NULL)
         status_close(r->status, NULL, NULL);
     r->status = NULL;
-    pipeline_stop(r->p, stopped, r);
+    pipeline_drain(r->p, r->drain_timeout_ms, drained, r);
 }
 
 static int
@@ -484,6 +505,7 @@ cmd_run(const struct opts *o)
     uv_signal_init(&r.loop, &r.sighup);
     r.sigterm.data = r.sigint.data = r.sigusr1.data = r.sighup.data = &r;
     r.path = o->config;
+    r.drain_timeout_ms = c->drain_timeout_ms;
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     uv_signal_start(&r.sigusr1, on_signal, SIGUSR1);
@@ -497,7 +519,7 @@ cmd_run(const struct opts *o)
         r.status = NULL;
     }
     if (pipeline_start(r.p) != 0) {
-        r.stopping = 1;
+        r.stopping = 2;
         if (r.status != NULL)
             status_close(r.status, NULL, NULL);
         r.status = NULL;

@@ -85,6 +85,11 @@ struct pipeline {
     double lat_sum;
     uv_timer_t coalesce;
     unsigned stopping_pending;
+    int draining;         /* SIGTERM: no new transactions, finish what is in flight */
+    uv_timer_t drain;     /* polls for an empty pipeline, and the drain deadline */
+    uint64_t drain_until; /* uv_now() deadline */
+    void (*drained)(void *);
+    void *drained_arg;
     void (*stopped)(void *);
     void *stopped_arg;
 };
@@ -395,6 +400,10 @@ core_commit(void *arg, const struct src_pos *pos, int64_t commit_us)
     struct source *s;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    if (s->p->draining) { /* read after the stop began: replayed at the next start */
+        src_reset(s);
+        return;
+    }
     source_commit(s, pos, commit_us, s->txn);
     src_reset(s);
 }
@@ -405,7 +414,8 @@ core_commit_txn(void *arg, const struct src_pos *pos, int64_t commit_us, struct 
     struct source *s;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    source_commit(s, pos, commit_us, t);
+    if (!s->p->draining)
+        source_commit(s, pos, commit_us, t);
     txn_destroy(&t);
 }
 
@@ -424,7 +434,8 @@ core_drained(void *arg)
     struct source *s;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    return (s->head == NULL && !s->in_txn);
+    /* Draining ignores new transactions: the server's position is not ours to confirm. */
+    return (s->head == NULL && !s->in_txn && !s->p->draining);
 }
 
 static void
@@ -464,6 +475,8 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
     }
     AZ(uv_timer_init(loop, &p->coalesce));
     p->coalesce.data = p;
+    AZ(uv_timer_init(loop, &p->drain));
+    p->drain.data = p;
     p->sources = tp_calloc(cfg->nsources, sizeof *p->sources);
     p->nsources = cfg->nsources;
     for (i = 0; i < cfg->nsources; i++) {
@@ -508,6 +521,49 @@ pipeline_start(struct pipeline *p)
     return (0);
 }
 
+static size_t
+pipeline_pending(const struct pipeline *p)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < p->nsources; i++)
+        n += p->sources[i].pending;
+    return (n);
+}
+
+static void
+drain_cb(uv_timer_t *t)
+{
+    struct pipeline *p;
+    size_t n;
+
+    CAST_OBJ_NOTNULL(p, t->data, PIPELINE_MAGIC);
+    n = pipeline_pending(p);
+    if (n > 0 && uv_now(p->loop) < p->drain_until)
+        return;
+    uv_timer_stop(&p->drain);
+    if (n > 0)
+        log_warn("drain_timeout_ms passed with %zu transactions not purged everywhere: the "
+                 "checkpoint stays before them and the next start replays them",
+                 n);
+    else
+        log_info("drained: every transaction read was purged on every node");
+    p->drained(p->drained_arg);
+}
+
+void
+pipeline_drain(struct pipeline *p, long timeout_ms, void (*done)(void *), void *arg)
+{
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    p->draining = 1;
+    p->drained = done;
+    p->drained_arg = arg;
+    p->drain_until = uv_now(p->loop) + (uint64_t)timeout_ms;
+    batch_close(p); /* the open batch goes now, not after coalesce_ms */
+    log_info("draining: %zu transactions in flight, up to %ld ms", pipeline_pending(p), timeout_ms);
+    AZ(uv_timer_start(&p->drain, drain_cb, 0, 10));
+}
+
 void
 pipeline_reload(struct pipeline *p, const struct config *cfg)
 {
@@ -545,7 +601,7 @@ pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
     CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
     p->stopped = done;
     p->stopped_arg = arg;
-    p->stopping_pending = (unsigned)p->nsources + 2;
+    p->stopping_pending = (unsigned)p->nsources + 3;
     for (i = 0; i < p->nsources; i++)
         while (p->sources[i].waiters != NULL)
             waiter_end(p->sources[i].waiters, 503, "{\"error\": \"stopping\"}\n");
@@ -559,6 +615,8 @@ pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
         FREE_OBJ(p->open);
     }
     uv_close((uv_handle_t *)&p->coalesce, coalesce_closed);
+    uv_timer_stop(&p->drain);
+    uv_close((uv_handle_t *)&p->drain, coalesce_closed);
     fanout_close(p->fanout, part_stopped, p);
     p->fanout = NULL;
 }

@@ -31,6 +31,12 @@ int pipeline_start(struct pipeline *);
  * next reload.  Mapping, sources, state_dir and coalesce_ms stay as started.
  */
 void pipeline_reload(struct pipeline *, const struct config *cfg);
+/*
+ * SIGTERM: take no new transactions, send the open batch, and call done(arg)
+ * once everything read is purged everywhere (the checkpoint confirmed), or
+ * after timeout_ms with the rest left for replay.  Then pipeline_stop().
+ */
+void pipeline_drain(struct pipeline *, long timeout_ms, void (*done)(void *), void *arg);
 /* Stop sources and delivery; done(arg) once every handle is closed. */
 void pipeline_stop(struct pipeline *, void (*done)(void *), void *arg);
 void pipeline_destroy(struct pipeline **);

@@ -181,6 +181,7 @@ class Case:
                          "slot": self.slot, "publication": self.slot, "create": True}],
             "sinks": sinks,
             "listen": "127.0.0.1:0",
+            "drain_timeout_ms": 3000,
             "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,
                                      "retry_max_ms": 500, "timeout_ms": 500},
         }
