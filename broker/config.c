@@ -10,8 +10,8 @@
 #include "tagmap.h"
 
 static const char *const top_keys[] = {
-    "state_dir",     "mapping", "sources",          "sinks", "delivery", "max_txn_tags",
-    "max_tag_bytes", "listen",  "drain_timeout_ms", NULL};
+    "state_dir",     "mapping", "sources",          "sinks",      "delivery", "max_txn_tags",
+    "max_tag_bytes", "listen",  "drain_timeout_ms", "log_format", NULL};
 static const char *const delivery_keys[] = {"coalesce_ms",      "retry_initial_ms",
                                             "retry_max_ms",     "timeout_ms",
                                             "max_pending_tags", "flush_after_down_s",
@@ -260,7 +260,7 @@ static int
 load_limits(struct config *c, const json_t *root, struct cfg_ctx *ctx)
 {
     long long mtb = TAGMAP_DEFAULT_MAX_TAG_BYTES, mtt = 100000, dt = 10000;
-    const char *sd = "/var/lib/tagpurge", *listen = "127.0.0.1:9187";
+    const char *sd = "/var/lib/tagpurge", *listen = "127.0.0.1:9187", *lf = "text";
 
     if (cfg_get_int(ctx, root, "max_tag_bytes", 0, 16, TAGMAP_MAX_TAG_BYTES, &mtb) < 0 ||
         cfg_get_int(ctx, root, "max_txn_tags", 0, 1, 100000000, &mtt) < 0 ||
@@ -269,6 +269,15 @@ load_limits(struct config *c, const json_t *root, struct cfg_ctx *ctx)
         cfg_get_int(ctx, root, "drain_timeout_ms", 0, 0, 3600000, &dt) < 0)
         return (-1);
     c->drain_timeout_ms = (long)dt;
+    if (cfg_get_str(ctx, root, "log_format", 0, &lf) < 0)
+        return (-1);
+    if (strcmp(lf, "text") != 0 && strcmp(lf, "json") != 0) {
+        cfg_push_key(ctx, "log_format");
+        cfg_error(ctx, "expected \"text\" or \"json\"");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    c->log_json = strcmp(lf, "json") == 0;
     if (strlen(listen) >= sizeof c->listen || (listen[0] != '\0' && strchr(listen, ':') == NULL)) {
         cfg_push_key(ctx, "listen");
         cfg_error(ctx, "expected \"ADDR:PORT\" such as \"127.0.0.1:9187\", or \"\" for no "

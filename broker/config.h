@@ -25,6 +25,7 @@ struct config {
     char *state_dir;
     char listen[128];      /* status server "ADDR:PORT"; "": none */
     long drain_timeout_ms; /* SIGTERM: how long in-flight purges may take */
+    int log_json;          /* "log_format": "json" */
     struct tagmap *map;
     struct source_cfg *sources;
     size_t nsources;

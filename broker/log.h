@@ -9,6 +9,17 @@
 
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
+/*
+ * Line formats: LOG_TEXT "2026-11-21T12:00:00.000Z tagpurge[info]: message";
+ * LOG_JSON {"ts":"...","level":"info","msg":"..."}; LOG_JOURNAL "<6>message"
+ * (the syslog priority prefix journald reads from a service's stderr; it
+ * adds its own time).  log_init_from_env() picks LOG_JOURNAL when stderr is
+ * the journal (systemd sets JOURNAL_STREAM).
+ */
+enum log_format { LOG_TEXT = 0, LOG_JSON, LOG_JOURNAL };
+
+void log_set_format(enum log_format);
+void log_init_from_env(void);
 void log_set_level(enum log_level);
 enum log_level log_get_level(void);
 void log_msg(enum log_level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

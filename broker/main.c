@@ -485,11 +485,15 @@ static int
 cmd_run(const struct opts *o)
 {
     struct runner r;
-    struct config *c = load_or_complain(o->config);
+    struct config *c;
     int rv = 1;
 
+    log_init_from_env();
+    c = load_or_complain(o->config);
     if (c == NULL)
         return (EXIT_USAGE);
+    if (c->log_json)
+        log_set_format(LOG_JSON);
     if (o->verbose)
         log_set_level(LOG_LVL_DEBUG);
     memset(&r, 0, sizeof r);

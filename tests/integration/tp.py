@@ -192,10 +192,11 @@ class Case:
     def node_url(self, i):
         return f"http://127.0.0.1:{self.nodes[i].port}"
 
-    def start(self):
+    def start(self, env=None):
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.bin, "run", "-c", str(self.cfg_path), "-v"],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **(env or {})))
         wait(lambda: self._slot_active(), "tagpurge to stream from its slot", 20)
 
     def _slot_active(self):
