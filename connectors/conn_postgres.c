@@ -63,6 +63,8 @@ struct pg {
     char *slot, *publication;
     int create;
     long status_interval_ms;
+    int checking; /* `check --online`: blocking queries, nothing created */
+    int problems; /* found while checking */
     /* runtime */
     uv_loop_t *loop;
     const struct tagmap *map;
@@ -428,6 +430,14 @@ qualified(struct pg *pg, const char *table)
 static int
 pg_send(struct pg *pg, const char *sql, pg_step_f *fn)
 {
+    if (pg->checking) { /* one blocking query; the step reports what is wrong */
+        PGresult *res = PQexec(pg->conn, sql);
+        int rv = fn(pg, res);
+        PQclear(res);
+        if (rv < 0)
+            pg->problems++;
+        return (0);
+    }
     pg->step_fn = fn;
     if (PQsendQuery(pg->conn, sql) != 1 || pg_flush(pg) != 0) {
         pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
@@ -502,6 +512,7 @@ warn_identity(struct pg *pg, const char *table, const char *ident, const char *k
                 found = 1;
         }
         if (!found) {
+            pg->problems += pg->checking;
             log_warn("source %s: table %s: tags need column %s, which UPDATE and DELETE do not "
                      "carry with REPLICA IDENTITY %s: they purge the fallback tags instead; "
                      "to purge exactly run: ALTER TABLE %s REPLICA IDENTITY FULL",
@@ -531,8 +542,10 @@ step_tables_res(struct pg *pg, PGresult *res)
                 found = 1;
                 warn_identity(pg, t, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
             }
-        if (!found)
+        if (!found) {
+            pg->problems += pg->checking;
             log_warn("source %s: mapped table %s does not exist in this database", pg->name, t);
+        }
     }
     return (0);
 }
@@ -622,10 +635,14 @@ step_pub_res(struct pg *pg, PGresult *res)
         sb_add(&sql, &len, exists ? " ADD TABLE " : " FOR TABLE ");
         sb_add(&sql, &len, missing);
     }
-    if (!pg->create) {
+    if (pg->checking && pg->create) {
+        log_info("source %s: publication %s %s: tagpurge will run at start: %s", pg->name,
+                 pg->publication, exists ? "lacks mapped tables" : "does not exist", sql);
+    } else if (!pg->create) {
         log_err("source %s: publication %s %s; run: %s;  (or set \"create\": true)", pg->name,
                 pg->publication, exists ? "lacks mapped tables" : "does not exist", sql);
         rv = exists ? 0 : -1; /* a partial publication still streams what it has */
+        pg->problems += pg->checking && exists;
     } else {
         rv = pg_send(pg, sql, step_pub_done);
     }
@@ -685,6 +702,11 @@ step_slot_res(struct pg *pg, PGresult *res)
                     pg->name, pg->slot, PQgetvalue(res, 0, 0));
             return (-1);
         }
+        return (0);
+    }
+    if (pg->checking && pg->create) {
+        log_info("source %s: replication slot %s does not exist: tagpurge creates it at start",
+                 pg->name, pg->slot);
         return (0);
     }
     if (!pg->create) {
@@ -1270,6 +1292,92 @@ pg_pos_reached(const struct src_pos *confirmed, const char *want)
     return (confirmed->lsn >= (((uint64_t)hi << 32) | lo));
 }
 
+/* The role may open a replication connection (REPLICATION or superuser). */
+static int
+step_role_res(struct pg *pg, PGresult *res)
+{
+    if (!res_ok(pg, res, "reading the role"))
+        return (-1);
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != 't') {
+        log_err("source %s: role %s may not stream changes; run: ALTER ROLE %s WITH REPLICATION",
+                pg->name, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 1));
+        return (-1);
+    }
+    return (0);
+}
+
+/* The slot is not invalidated (wal_status lost: its changes are gone). */
+static int
+step_slot_health_res(struct pg *pg, PGresult *res)
+{
+    if (!res_ok(pg, res, "reading the slot's WAL status"))
+        return (-1);
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "lost") == 0) {
+        log_err("source %s: replication slot %s is invalidated (wal_status lost): drop it "
+                "(SELECT pg_drop_replication_slot('%s')) and let tagpurge recreate it; the "
+                "first start then purges broadly",
+                pg->name, pg->slot, pg->slot);
+        return (-1);
+    }
+    return (0);
+}
+
+/*
+ * `check --online`: the set-up steps run as blocking queries on a plain
+ * connection (nothing is created), plus the role and slot health.
+ */
+static int
+pg_check_online(void *priv, const struct tagmap *map)
+{
+    const char *keys[4], *vals[4];
+    struct pg *pg;
+    char *s, sql[512];
+    int n = 0;
+
+    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    pg->map = map;
+    if (pg_load_password(pg) != 0)
+        return (-1);
+    keys[n] = "dbname";
+    vals[n++] = pg->conninfo;
+    keys[n] = "fallback_application_name";
+    vals[n++] = "tagpurge-check";
+    if (pg->password != NULL) {
+        keys[n] = "password";
+        vals[n++] = pg->password;
+    }
+    keys[n] = NULL;
+    vals[n] = NULL;
+    pg->conn = PQconnectdbParams(keys, vals, 1);
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
+        log_err("source %s: cannot connect: %s", pg->name,
+                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return (-1);
+    }
+    pg->checking = 1;
+    (void)pg_send(pg,
+                  "SELECT rolreplication OR rolsuper, rolname FROM pg_roles "
+                  "WHERE rolname = current_user",
+                  step_role_res);
+    (void)step_show(pg);
+    (void)step_tables(pg);
+    (void)step_pub(pg);
+    (void)step_slot(pg);
+    s = lit(pg, pg->slot);
+    snprintf(sql, sizeof sql, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s",
+             s);
+    PQfreemem(s);
+    (void)pg_send(pg, sql, step_slot_health_res);
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+    pg->checking = 0;
+    if (pg->problems == 0)
+        log_info("source %s: the server is ready for tagpurge", pg->name);
+    return (pg->problems);
+}
+
 const struct connector_impl conn_postgres = {
     .name = "postgres",
     .configure = pg_configure,
@@ -1279,4 +1387,5 @@ const struct connector_impl conn_postgres = {
     .destroy = pg_destroy,
     .format_pos = pg_format_pos,
     .pos_reached = pg_pos_reached,
+    .check_online = pg_check_online,
 };

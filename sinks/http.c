@@ -390,3 +390,47 @@ http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r,
     x->busy = 1;
     return (0);
 }
+
+int
+http_request_sync(const char *url, const struct http_req *r, const struct http_opts *o,
+                  long *status, char *err, size_t errlen)
+{
+    struct http_xfer x;
+    CURLcode res;
+    int rv = -1;
+
+    memset(&x, 0, sizeof x);
+    x.magic = HTTP_XFER_MAGIC;
+    x.easy = curl_easy_init();
+    if (x.easy == NULL) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return (-1);
+    }
+    if (set_headers(&x, r) != 0 || set_body(&x, r) != 0 || set_tls(&x, o) != 0 ||
+        curl_easy_setopt(x.easy, CURLOPT_URL, r->url != NULL ? r->url : url) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_CUSTOMREQUEST, r->method) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_HTTPHEADER, x.hdrs) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_TIMEOUT_MS, o->timeout_ms) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_ERRORBUFFER, x.errbuf) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+        curl_easy_setopt(x.easy, CURLOPT_WRITEDATA, &x) != CURLE_OK) {
+        snprintf(err, errlen, "could not set up the request");
+        goto out;
+    }
+    res = curl_easy_perform(x.easy);
+    if (res != CURLE_OK) {
+        snprintf(err, errlen, "%s", x.errbuf[0] ? x.errbuf : curl_easy_strerror(res));
+        goto out;
+    }
+    if (curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
+        *status = 0;
+    x.body[x.bodylen] = '\0';
+    snprintf(err, errlen, "%.*s", (int)strcspn(x.body, "\r\n"), x.body);
+    rv = 0;
+out:
+    curl_slist_free_all(x.hdrs);
+    curl_easy_cleanup(x.easy);
+    return (rv);
+}

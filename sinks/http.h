@@ -43,4 +43,11 @@ void http_xfer_destroy(struct http_xfer **);
 int http_xfer_start(struct http_xfer *, const char *url, const struct http_req *,
                     const struct http_opts *, http_done_f *, void *arg);
 
+/*
+ * One blocking request, off the loop (for `check --online`): 0 with *status
+ * set, or -1 with err.  The answer's body start goes to body (may be NULL).
+ */
+int http_request_sync(const char *url, const struct http_req *, const struct http_opts *,
+                      long *status, char *err, size_t errlen);
+
 #endif
