@@ -44,6 +44,7 @@ struct source {
     struct txn *txn;            /* the open transaction of changes delivered on the loop */
     struct ckpt *head, *tail;   /* committed, not yet confirmed; commit order */
     struct tagset *seen_tables; /* relations already checked for missing columns */
+    int streaming;              /* as last reported by the connector */
 };
 
 struct pipeline {
@@ -59,6 +60,9 @@ struct pipeline {
     unsigned stopping_pending;
     void (*stopped)(void *);
     void *stopped_arg;
+    size_t pending; /* committed transactions not yet confirmed, all sources */
+    void (*on_state)(void *);
+    void *on_state_arg;
 };
 
 static uint64_t
@@ -96,6 +100,8 @@ source_advance(struct source *s)
         if (s->head == NULL)
             s->tail = NULL;
         free(c);
+        AN(s->p->pending > 0);
+        s->p->pending--;
     }
     if (!any)
         return;
@@ -285,6 +291,7 @@ source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, st
     add_counts(txn_counts(t));
     c = tp_calloc(1, sizeof *c);
     c->pos = *pos;
+    s->p->pending++;
     if (s->tail != NULL)
         s->tail->next = c;
     else
@@ -344,6 +351,9 @@ core_state(void *arg, int streaming)
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
     log_info("source %s: %s", s->cfg->name, streaming ? "streaming" : "not streaming");
+    s->streaming = streaming != 0;
+    if (s->p->on_state != NULL)
+        s->p->on_state(s->p->on_state_arg);
 }
 
 /*------------------------------------------------------------------------*/
@@ -404,6 +414,28 @@ pipeline_start(struct pipeline *p)
             return (-1);
     }
     return (0);
+}
+
+void
+pipeline_on_state(struct pipeline *p, void (*fn)(void *), void *arg)
+{
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    p->on_state = fn;
+    p->on_state_arg = arg;
+}
+
+void
+pipeline_status(const struct pipeline *p, struct pipeline_status *st)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    memset(st, 0, sizeof *st);
+    st->nsources = p->nsources;
+    for (i = 0; i < p->nsources; i++)
+        st->nstreaming += p->sources[i].streaming ? 1 : 0;
+    st->nnodes = p->fanout != NULL ? fanout_nnodes(p->fanout) : 0;
+    st->pending = p->pending;
 }
 
 void
