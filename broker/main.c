@@ -23,6 +23,7 @@
 #include "cfg.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "obj.h"
 #include "pipeline.h"
 #include "status.h"
@@ -463,7 +464,10 @@ struct runner {
     struct status *status;   /* NULL: none */
     long drain_timeout_ms;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
+    struct notify *notify; /* systemd's NOTIFY_SOCKET; a no-op without one */
     int stopping;
+    int ready;          /* READY=1 was sent: every source streamed at once */
+    int reload_refused; /* the last SIGHUP kept the running configuration */
 };
 
 static void
@@ -475,6 +479,37 @@ stopped(void *arg)
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigusr1, NULL);
     uv_close((uv_handle_t *)&r->sighup, NULL);
+    notify_close(r->notify);
+}
+
+/* STATUS= for systemctl status: "streaming 1/1 sources, 2 nodes, 0 pending". */
+static void
+status_line(void *arg, char *buf, size_t len)
+{
+    struct runner *r = arg;
+    struct pipeline_status st;
+
+    pipeline_status(r->p, &st);
+    snprintf(buf, len, "%s %zu/%zu sources, %zu nodes, %zu pending%s",
+             r->stopping ? "stopping:" : "streaming", st.nstreaming, st.nsources, st.nnodes,
+             st.pending, r->reload_refused ? "; last reload refused (see log)" : "");
+}
+
+/* A source started or stopped streaming: READY=1 the first time all stream at once. */
+static void
+on_state(void *arg)
+{
+    struct runner *r = arg;
+    struct pipeline_status st;
+
+    pipeline_status(r->p, &st);
+    if (!r->ready && !r->stopping && st.nstreaming == st.nsources) {
+        r->ready = 1;
+        log_info("every source is streaming: ready");
+        notify_ready(r->notify);
+        return;
+    }
+    notify_status(r->notify);
 }
 
 static void
@@ -495,14 +530,24 @@ reload(struct runner *r)
     struct config *c;
     char err[1024];
 
+    /* Before start-up completed, systemd has no reload to track. */
+    if (r->ready)
+        notify_reloading(r->notify);
     if (config_load(&c, r->path, err, sizeof err) != 0) {
         log_err("reload refused, keeping the running configuration: %s", err);
-        return;
+        r->reload_refused = 1;
+        goto out;
     }
     pipeline_reload(r->p, c);
     /* The previous reload's sinks are no longer referenced. */
     config_destroy(&r->reloaded);
     r->reloaded = c;
+    r->reload_refused = 0;
+out:
+    if (r->ready)
+        notify_ready(r->notify);
+    else
+        notify_status(r->notify);
 }
 
 static void
@@ -532,6 +577,7 @@ on_signal(uv_signal_t *h, int signum)
     r->stopping = 1;
     log_info("signal %d: draining (drain_timeout_ms %ld), then stopping", signum,
              r->drain_timeout_ms);
+    notify_stopping(r->notify);
     if (r->status != NULL)
         status_close(r->status, NULL, NULL);
     r->status = NULL;
@@ -567,6 +613,8 @@ cmd_run(const struct opts *o)
     r.sigterm.data = r.sigint.data = r.sigusr1.data = r.sighup.data = &r;
     r.path = o->config;
     r.drain_timeout_ms = c->drain_timeout_ms;
+    (void)notify_new(&r.notify, &r.loop, status_line, &r); /* a bad NOTIFY_SOCKET is logged */
+    pipeline_on_state(r.p, on_state, &r);
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     uv_signal_start(&r.sigusr1, on_signal, SIGUSR1);
@@ -581,16 +629,19 @@ cmd_run(const struct opts *o)
     }
     if (pipeline_start(r.p) != 0) {
         r.stopping = 2;
+        notify_stopping(r.notify);
         if (r.status != NULL)
             status_close(r.status, NULL, NULL);
         r.status = NULL;
         pipeline_stop(r.p, stopped, &r);
     } else {
         rv = 0;
+        on_state(&r); /* no sources: ready at once */
     }
     uv_run(&r.loop, UV_RUN_DEFAULT);
     stats_log();
     pipeline_destroy(&r.p);
+    notify_destroy(&r.notify);
     config_destroy(&r.reloaded);
     if (uv_loop_close(&r.loop) != 0)
         log_warn("event loop closed with handles still open");

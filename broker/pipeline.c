@@ -92,6 +92,9 @@ struct pipeline {
     void *drained_arg;
     void (*stopped)(void *);
     void *stopped_arg;
+    size_t pending; /* committed transactions not yet confirmed, all sources */
+    void (*on_state)(void *);
+    void *on_state_arg;
 };
 
 static uint64_t
@@ -170,6 +173,8 @@ source_advance(struct source *s)
         if (s->head == NULL)
             s->tail = NULL;
         free(c);
+        AN(s->p->pending > 0);
+        s->p->pending--;
     }
     if (!any)
         return;
@@ -380,6 +385,7 @@ source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, st
     c = tp_calloc(1, sizeof *c);
     c->pos = *pos;
     c->commit_us = commit_us;
+    s->p->pending++;
     if (s->tail != NULL)
         s->tail->next = c;
     else
@@ -445,7 +451,9 @@ core_state(void *arg, int streaming)
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
     log_info("source %s: %s", s->cfg->name, streaming ? "streaming" : "not streaming");
-    s->streaming = streaming;
+    s->streaming = streaming != 0;
+    if (s->p->on_state != NULL)
+        s->p->on_state(s->p->on_state_arg);
 }
 
 static void
@@ -562,6 +570,28 @@ pipeline_drain(struct pipeline *p, long timeout_ms, void (*done)(void *), void *
     batch_close(p); /* the open batch goes now, not after coalesce_ms */
     log_info("draining: %zu transactions in flight, up to %ld ms", pipeline_pending(p), timeout_ms);
     AZ(uv_timer_start(&p->drain, drain_cb, 0, 10));
+}
+
+void
+pipeline_on_state(struct pipeline *p, void (*fn)(void *), void *arg)
+{
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    p->on_state = fn;
+    p->on_state_arg = arg;
+}
+
+void
+pipeline_status(const struct pipeline *p, struct pipeline_status *st)
+{
+    size_t i;
+
+    CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
+    memset(st, 0, sizeof *st);
+    st->nsources = p->nsources;
+    for (i = 0; i < p->nsources; i++)
+        st->nstreaming += p->sources[i].streaming ? 1 : 0;
+    st->nnodes = p->fanout != NULL ? fanout_nnodes(p->fanout) : 0;
+    st->pending = p->pending;
 }
 
 void

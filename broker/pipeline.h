@@ -37,6 +37,21 @@ void pipeline_reload(struct pipeline *, const struct config *cfg);
  * after timeout_ms with the rest left for replay.  Then pipeline_stop().
  */
 void pipeline_drain(struct pipeline *, long timeout_ms, void (*done)(void *), void *arg);
+/*
+ * fn(arg) runs on the loop each time a source reports that it starts or stops
+ * streaming, after pipeline_status() counts the change.  arg is borrowed.
+ */
+void pipeline_on_state(struct pipeline *, void (*fn)(void *arg), void *arg);
+
+/* A snapshot for status lines (sd_notify STATUS=, logs). */
+struct pipeline_status {
+    size_t nsources;
+    size_t nstreaming; /* sources streaming now */
+    size_t nnodes;     /* sink nodes known now; 0 once stopping */
+    size_t pending;    /* committed transactions not yet confirmed to their source */
+};
+void pipeline_status(const struct pipeline *, struct pipeline_status *);
+
 /* Stop sources and delivery; done(arg) once every handle is closed. */
 void pipeline_stop(struct pipeline *, void (*done)(void *), void *arg);
 void pipeline_destroy(struct pipeline **);
