@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `cpack -G DEB` builds a package with the binary, the unit, the example
+# config in /etc/tagpurge (conffiles) and the VCL; as root it also installs
+# it, checks the installed files work (check -c /etc/tagpurge/tagpurge.json,
+# systemd-analyze verify of the installed unit), and removes it again.
+# Starting the service needs systemd as PID 1, which CI does not have: the
+# postinst starts it only where /run/systemd/system exists.
+#
+#   check_deb.sh BUILD_DIR
+set -euo pipefail
+build=$1
+command -v dpkg-shlibdeps >/dev/null || { echo "dpkg-dev not installed"; exit 77; }
+cd "$build"
+rm -f tagpurge_*.deb
+cpack -G DEB >cpack.log 2>&1 || { cat cpack.log; echo "FAIL: cpack"; exit 1; }
+deb=$(ls tagpurge_*.deb)
+files=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for f in ./usr/bin/tagpurge ./usr/lib/systemd/system/tagpurge.service \
+         ./etc/tagpurge/tagpurge.json ./etc/tagpurge/mapping.example.json \
+         ./usr/share/tagpurge/tagpurge.vcl; do
+  grep -qx "$f" <<<"$files" || { echo "FAIL: $f not in $deb"; exit 1; }
+done
+dpkg-deb -I "$deb" conffiles | grep -qx /etc/tagpurge/tagpurge.json ||
+  { echo "FAIL: /etc/tagpurge/tagpurge.json is not a conffile"; exit 1; }
+deps=$(dpkg-deb -f "$deb" Depends)
+for d in libuv1 libjansson4 libcurl4 libpq5 libmariadb3; do
+  grep -q "$d" <<<"$deps" || { echo "FAIL: Depends lacks $d: $deps"; exit 1; }
+done
+echo "$deb: $(wc -l <<<"$files") entries; Depends: $deps"
+if [ "$(id -u)" != 0 ] || dpkg -s tagpurge >/dev/null 2>&1; then
+  echo "not root, or a tagpurge package is installed already: not installing"; exit 0
+fi
+trap 'dpkg -r tagpurge >/dev/null 2>&1 || true' EXIT
+dpkg -i "$deb"
+/usr/bin/tagpurge --version
+/usr/bin/tagpurge check -c /etc/tagpurge/tagpurge.json
+if command -v systemd-analyze >/dev/null; then
+  out=$(systemd-analyze verify /usr/lib/systemd/system/tagpurge.service 2>&1)
+  [ -z "$out" ] || { echo "$out"; echo "FAIL: the installed unit does not verify"; exit 1; }
+fi
+dpkg -r tagpurge
+[ ! -e /usr/bin/tagpurge ] || { echo "FAIL: removal left /usr/bin/tagpurge"; exit 1; }
+echo "installed, checked and removed cleanly"
