@@ -3,6 +3,8 @@
 as transactions are purged; /healthz; /readyz names a failing node; /v1/wait
 answers only after the purge reached every node (408 on timeout, 400/404 on
 bad input)."""
+import json
+import re
 import sys
 import threading
 import time
@@ -74,6 +76,14 @@ def body(c):
     tp.check(st == 200, f"an old position: {st}")
     st, _ = c.status("/nothing")
     tp.check(st == 404, "unknown path")
+    # Every series the shipped Grafana dashboard reads is exported.
+    dash = json.loads((tp.HERE.parent.parent / "deploy" / "grafana" / "tagpurge.json").read_text())
+    names = {m.split("{")[0] for m in c.metrics()}
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            for name in re.findall(r"tagpurge_[a-z_]+", t["expr"]):
+                tp.check(name in names, f"dashboard panel {panel['title']!r} reads {name}, "
+                         f"which /metrics does not export")
     print(f"/v1/wait answered {answer['t']:.2f} s after it was asked (node resumed)")
     c.stop()
 
