@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the .ci scripts: step timing and root.
 
 # step NAME CMD...: run CMD, print and remember its wall time. CMD runs under set -e
@@ -19,9 +20,10 @@ step() {
   echo "::: $name: ${secs} s"
 }
 
-# step_summary TITLE: the wall times of every step so far (call from an EXIT trap).
+# step_summary TITLE [RC]: the wall times of every step so far (from an EXIT trap; RC
+# defaults to $?, the script's exit status there).
 step_summary() {
-  local rc=$?
+  local rc=${2:-$?}
   echo "::: $1: wall time per step"
   [ ${#STEP_LOG[@]} -eq 0 ] || printf '%s\n' "${STEP_LOG[@]}"
   [ -z "$STEP_NOW" ] || echo "::: FAILED in step: $STEP_NOW (exit $rc)"
