@@ -20,6 +20,7 @@
 # 7. runs `tagpurge --version` and `tagpurge check -c /etc/tagpurge/tagpurge.json` in
 #    the arm64 image (emulated through binfmt), and checks compose's config in it,
 # 8. on exit stops dockerd and undoes the binfmt registration it made.
+# TAGPURGE_DOCKER_AMD64=1 also builds and tries the native linux/amd64 image (not in CI).
 # Every step's wall time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -288,6 +289,15 @@ run_check_compose_config() {
     check -c /etc/tagpurge/tagpurge.json
 }
 
+build_amd64() {
+  $DOCKER build --progress=plain --network host --platform linux/amd64 \
+    -f deploy/docker/Dockerfile --build-arg BUILD_IMAGE="$BUILD_BASE" \
+    --build-arg RUNTIME_IMAGE="$BUILD_BASE" -t tagpurge:ci-amd64 .
+  [ "$($DOCKER image inspect -f '{{.Architecture}}' tagpurge:ci-amd64)" = amd64 ]
+  $DOCKER run --rm --network none tagpurge:ci-amd64 --version
+  $DOCKER run --rm --network none tagpurge:ci-amd64 check -c /etc/tagpurge/tagpurge.json
+}
+
 # Old images of previous runs, and a bounded build cache.
 prune() {
   $DOCKER image prune -f >/dev/null
@@ -306,4 +316,7 @@ step "docker: image is linux/arm64, non-root, with HEALTHCHECK" inspect_image
 step "docker: run tagpurge --version (arm64)" run_version
 step "docker: run tagpurge check -c /etc/tagpurge/tagpurge.json (arm64)" run_check
 step "docker: run tagpurge check on compose's config (arm64)" run_check_compose_config
+if [ "${TAGPURGE_DOCKER_AMD64:-0}" = 1 ]; then
+  step "docker: build and run tagpurge:ci-amd64 (native)" build_amd64
+fi
 step "docker: prune old images and build cache" prune
