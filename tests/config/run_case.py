@@ -6,7 +6,10 @@ valid/<case>/config.json   must exit 0 (and print every line of
 invalid/<case>/config.json must exit 2, and stderr must contain the text of
                            invalid/<case>/expected (with {dir} replaced by
                            the case folder): file:line:column and message.
+TAGPURGE_EMULATOR (space-separated), when set, runs tagpurge through it (cross builds).
 """
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +18,9 @@ from pathlib import Path
 def main() -> int:
     binary, case = sys.argv[1], Path(sys.argv[2])
     cfg = case / "config.json"
-    proc = subprocess.run([binary, "check", "-c", str(cfg)], capture_output=True, text=True,
-                          timeout=20)
+    emulator = shlex.split(os.environ.get("TAGPURGE_EMULATOR", ""))
+    proc = subprocess.run(emulator + [binary, "check", "-c", str(cfg)], capture_output=True,
+                          text=True, timeout=20)
     kind = case.parent.name
     if kind == "valid":
         if proc.returncode != 0:

@@ -13,8 +13,11 @@
                     (Oracle mysqlbinlog output or the source project's assertions:
                     ../shared/fixtures/mysql/*.expected.json)
 Usage: run_case.py TAGPURGE CASE_DIR [FIXTURES_DIR].  Exit 77 when the fixtures are absent.
+TAGPURGE_EMULATOR (space-separated), when set, runs tagpurge through it (cross builds).
 """
 import json
+import os
+import shlex
 import shutil
 import struct
 import zlib
@@ -60,7 +63,8 @@ def main() -> int:
                 data = data[:spec["truncate"]]  # a file cut before its COMMIT
             (tmp / name).write_bytes(data)
             files.append(str(tmp / name))
-        args = [binary, "replay", "-c", str(case / "config.json")]
+        emulator = shlex.split(os.environ.get("TAGPURGE_EMULATOR", ""))
+        args = emulator + [binary, "replay", "-c", str(case / "config.json")]
         if spec.get("positional"):
             args.append("--positional")
         out = subprocess.run(args + ["--binlog"] + files, capture_output=True, text=True,
