@@ -26,92 +26,17 @@
 #include <sys/stat.h>
 
 #include "../../connectors/binlog.h"
-#include "fixtures.h"
 #include "test.h"
+#include "fixture_file.h"
 
 /*--------------------------------------------------------------------
- * Fixture loading (as in test_binlog_value.c)
+ * Fixture access (loading: fixture_file.h)
  */
-
-static unsigned char *
-slurp(const char *name, size_t *len)
-{
-    char path[4200];
-    unsigned char *buf;
-    FILE *f;
-    long n;
-
-    snprintf(path, sizeof path, "%s/%s", fixtures_dir(), name);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        FAILF("cannot open %s", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        FAILF("cannot size %s", path);
-    buf = malloc((size_t)n + 1);
-    ASSERT(buf != NULL);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        FAILF("cannot read %s", path);
-    buf[n] = '\0';
-    fclose(f);
-    if (len != NULL)
-        *len = (size_t)n;
-    return (buf);
-}
-
-/* NAME.hex (line i = cases[i-1] of NAME.expected.json) and the parsed JSON. */
-struct fixture {
-    json_t *root;
-    const json_t *cases;
-    char *hexbuf;
-    char *line[64];
-    size_t nlines;
-};
-
-static void
-fixture_load(struct fixture *f, const char *name)
-{
-    char file[4400], *p;
-    json_error_t err;
-
-    memset(f, 0, sizeof *f);
-    snprintf(file, sizeof file, "%s/%s.expected.json", fixtures_dir(), name);
-    f->root = json_load_file(file, 0, &err);
-    if (f->root == NULL)
-        FAILF("%s: %s at line %d", file, err.text, err.line);
-    f->cases = json_object_get(f->root, "cases");
-    snprintf(file, sizeof file, "%s.hex", name);
-    f->hexbuf = (char *)slurp(file, NULL);
-    for (p = f->hexbuf; *p != '\0' && f->nlines < 64; f->nlines++) {
-        f->line[f->nlines] = p;
-        p += strcspn(p, "\n");
-        if (*p == '\n')
-            *p++ = '\0';
-    }
-    if (json_is_array(f->cases))
-        ASSERT_EQ(f->nlines, json_array_size(f->cases));
-}
-
-static void
-fixture_free(struct fixture *f)
-{
-    json_decref(f->root);
-    free(f->hexbuf);
-}
 
 static const json_t *
 fcase(const struct fixture *f, size_t line)
 {
     return (json_array_get(f->cases, line - 1));
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    if (s == NULL)
-        FAILF("fixture lacks string \"%s\"", key);
-    return (s);
 }
 
 /* Bytes of hex line `line` (1-based) in an exact-size heap buffer: free() it. */
@@ -131,22 +56,6 @@ hexline(const struct fixture *f, size_t line, size_t *len)
     }
     *len = n;
     return (b);
-}
-
-static size_t
-unhex(const char *hex, unsigned char *buf, size_t cap)
-{
-    size_t n = strlen(hex) / 2, i;
-    unsigned v;
-
-    if (n > cap)
-        FAILF("hex of %zu bytes does not fit %zu", n, cap);
-    for (i = 0; i < n; i++) {
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            FAILF("bad hex at %zu: %s", i, hex);
-        buf[i] = (unsigned char)v;
-    }
-    return (n);
 }
 
 /*--------------------------------------------------------------------
@@ -588,7 +497,7 @@ TEST(fixture_gomysql_rows_enum_set)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_enum_set");
+    fixture_load_ex(&f, "gomysql_rows_enum_set", 0);
     d = decoder(&r, 1);
     for (i = 0; i < sizeof t / sizeof t[0]; i++) {
         ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, t[i].tm), 0);
@@ -637,7 +546,7 @@ TEST(fixture_gomysql_rows_extra_data_partition_ndb)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_extra_data_partition_ndb");
+    fixture_load_ex(&f, "gomysql_rows_extra_data_partition_ndb", 0);
     d = decoder(&r, 1);
     for (i = 0; i < 5; i++) {
         ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 2 * i + 1), 0);
@@ -665,7 +574,7 @@ TEST(fixture_gomysql_rows_trailing_null)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_trailing_null");
+    fixture_load_ex(&f, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 1);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 1), 0);
     ASSERT_EQ(feed_line(d, BL_E_WRITE_ROWS_V2, &f, 2), 0);
@@ -707,7 +616,7 @@ TEST(fixture_gomysql_rows_json_virtual_column_compat)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_json_virtual_column_compat");
+    fixture_load_ex(&f, "gomysql_rows_json_virtual_column_compat", 0);
     d = decoder(&r, 1);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 1), 0);
     for (i = 1; i < 6; i++) {
@@ -747,7 +656,7 @@ TEST(fixture_gomysql_partial_update_after_image_empty_json)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_partial_update_after_image_empty_json");
+    fixture_load_ex(&f, "gomysql_partial_update_after_image_empty_json", 0);
     d = decoder(&r, 1);
     n = unhex(tm, b, sizeof b);
     ASSERT_EQ(feed(d, BL_E_TABLE_MAP, b, n), 0);
@@ -823,8 +732,8 @@ TEST(fixture_mageos_rows_json_partial_update_percona80)
 
     if (fixtures_missing())
         return;
-    fixture_load(&rows, "mageos_rows_json_partial_update_percona80");
-    fixture_load(&maps, "mageos_tablemaps_percona");
+    fixture_load_ex(&rows, "mageos_rows_json_partial_update_percona80", 0);
+    fixture_load_ex(&maps, "mageos_tablemaps_percona", 0);
     d = decoder(&r, 1);
     for (i = 0; i < sizeof t / sizeof t[0]; i++) {
         ASSERT_EQ(json_integer_value(json_object_get(fcase(&rows, t[i].rows), "table_map_line")),
@@ -866,8 +775,8 @@ TEST(fixture_mageos_tablemaps_percona)
 
     if (fixtures_missing())
         return;
-    fixture_load(&rows, "mageos_rows_json_partial_update_percona80");
-    fixture_load(&maps, "mageos_tablemaps_percona");
+    fixture_load_ex(&rows, "mageos_rows_json_partial_update_percona80", 0);
+    fixture_load_ex(&maps, "mageos_tablemaps_percona", 0);
     d = decoder(&r, 1);
     for (i = 1; i <= maps.nlines; i++)
         ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &maps, i), 0);
@@ -959,7 +868,7 @@ TEST(fixture_gomysql_tablemap_optmeta_column_names)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_tablemap_optmeta_column_names");
+    fixture_load_ex(&f, "gomysql_tablemap_optmeta_column_names", 0);
     for (line = 1; line <= 4; line++) {
         c = fcase(&f, line);
         names = json_object_get(c, "expected_column_names");
@@ -1008,7 +917,7 @@ TEST(fixture_gomysql_tablemap_optmeta_primary_key)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_tablemap_optmeta_primary_key");
+    fixture_load_ex(&f, "gomysql_tablemap_optmeta_primary_key", 0);
     d = decoder(&r, 1);
     for (line = 1; line <= 8; line++) {
         full = line % 2 == 0; /* even lines carry FULL metadata */
@@ -1046,7 +955,7 @@ TEST(fixture_gomysql_tablemap_optmeta_visibility)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_tablemap_optmeta_visibility");
+    fixture_load_ex(&f, "gomysql_tablemap_optmeta_visibility", 0);
     for (i = 0; i < 11; i++) {
         snprintf(hex[i], sizeof hex[i], "%02zx000000", 100 + i);
         cells[i].col = i;
@@ -1092,7 +1001,7 @@ TEST(fixture_gomysql_tablemap_nullable)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_tablemap_nullable");
+    fixture_load_ex(&f, "gomysql_tablemap_nullable", 0);
     d = decoder(&r, 1);
     for (line = 1; line <= 4; line++) {
         tm = hexline(&f, line, &n);
@@ -1153,7 +1062,7 @@ TEST(fixture_gomysql_tablemap_optmeta_charsets_geometry_signedness)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_tablemap_optmeta_charsets_geometry_signedness");
+    fixture_load_ex(&f, "gomysql_tablemap_optmeta_charsets_geometry_signedness", 0);
     strcpy(binary, "ab");
     for (i = 0; i < 62; i++)
         strcat(binary, "\\x00");
@@ -1262,7 +1171,7 @@ TEST(fixture_gomysql_transaction_payload_zstd_frame)
 
     if (fixtures_missing())
         return;
-    in = slurp("gomysql_transaction_payload_zstd_frame.decompressed.bin", &n);
+    in = (unsigned char *)slurp("gomysql_transaction_payload_zstd_frame.decompressed.bin", &n);
     ASSERT_EQ(n, 2442);
     d = decoder(&r, 1);
     for (off = 0, k = 0; off < n; off += sz, k++) {
@@ -1278,7 +1187,7 @@ TEST(fixture_gomysql_transaction_payload_zstd_frame)
     bl_destroy(&d);
     rec_free(&r);
 
-    fixture_load(&f, "gomysql_transaction_payload_zstd_frame");
+    fixture_load_ex(&f, "gomysql_transaction_payload_zstd_frame", 0);
     frame = hexline(&f, 1, &nframe);
     ev = malloc(16 + nframe);
     o = payload_field(ev, 1, nframe); /* payload size */
@@ -1319,7 +1228,7 @@ TEST(fixture_gomysql_full_events_with_header)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_full_events_with_header");
+    fixture_load_ex(&f, "gomysql_full_events_with_header", 0);
     d = decoder(&r, 1);
     bl_set_verify(d, 1);
     for (line = 1; line <= 5; line++) {
@@ -1386,8 +1295,8 @@ TEST(fixture_mbcj_xa_prepare)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "mbcj_xa_prepare");
-    fixture_load(&rows, "gomysql_rows_trailing_null");
+    fixture_load_ex(&f, "mbcj_xa_prepare", 0);
+    fixture_load_ex(&rows, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 1);
     feed_begin(d);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &rows, 1), 0);
@@ -1420,7 +1329,7 @@ TEST(fixture_gomysql_heartbeat_v1_v2)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_heartbeat_v1_v2");
+    fixture_load_ex(&f, "gomysql_heartbeat_v1_v2", 0);
     d = decoder(&r, 1);
     feed_begin(d);
     rec_reset(&r);
@@ -1474,7 +1383,7 @@ TEST(fixture_gomysql_gtid_event_mysql8_fields)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_gtid_event_mysql8_fields");
+    fixture_load_ex(&f, "gomysql_gtid_event_mysql8_fields", 0);
     for (line = 1; line <= f.nlines; line++)
         expect_gtid(&f, line, jstr(fcase(&f, line), "gtid"));
     fixture_free(&f);
@@ -1488,7 +1397,7 @@ TEST(fixture_mbcj_gtid_event_variants)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "mbcj_gtid_event_variants");
+    fixture_load_ex(&f, "mbcj_gtid_event_variants", 0);
     for (line = 1; line <= f.nlines; line++)
         expect_gtid(&f, line, jstr(fcase(&f, line), "expected_gtid"));
     fixture_free(&f);
@@ -1507,8 +1416,8 @@ previous_gtids(const char *name)
     struct rec r;
     size_t line;
 
-    fixture_load(&f, name);
-    fixture_load(&rows, "gomysql_rows_trailing_null");
+    fixture_load_ex(&f, name, 0);
+    fixture_load_ex(&rows, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 1);
     for (line = 1; line <= f.nlines; line++)
         ASSERT_EQ(feed_line(d, BL_E_PREVIOUS_GTIDS, &f, line), 0);
@@ -1554,7 +1463,7 @@ TEST(fixture_mbcj_json_binary_after_json_remove)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "mbcj_json_binary_after_json_remove");
+    fixture_load_ex(&f, "mbcj_json_binary_after_json_remove", 0);
     d = decoder(&r, 1);
     n = unhex(tm, b, sizeof b);
     ASSERT_EQ(feed(d, BL_E_TABLE_MAP, b, n), 0);
@@ -1596,7 +1505,7 @@ TEST(positional_names_are_opt_in)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_trailing_null");
+    fixture_load_ex(&f, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 0);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 1), 0);
     ASSERT_EQ(feed_line(d, BL_E_WRITE_ROWS_V2, &f, 2), 0);

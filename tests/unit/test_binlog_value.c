@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 #include "../../connectors/binlog_value.h"
-#include "fixtures.h"
 #include "test.h"
+#include "fixture_file.h"
 
 static struct bl_out out;
 
@@ -25,22 +25,6 @@ col(uint8_t type, uint16_t meta)
     struct bl_coldef c = {type, meta, 0, -1, NULL, 0};
 
     return (c);
-}
-
-static size_t
-unhex(const char *hex, unsigned char *buf, size_t cap)
-{
-    size_t n = strlen(hex) / 2, i;
-    unsigned v;
-
-    if (n > cap)
-        FAILF("hex vector of %zu bytes does not fit %zu", n, cap);
-    for (i = 0; i < n; i++) {
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            FAILF("bad hex at %zu: %s", i, hex);
-        buf[i] = (unsigned char)v;
-    }
-    return (n);
 }
 
 /* bl_value() on an exact-size heap copy of b[0..n). */
@@ -145,115 +129,6 @@ hex_le(uint64_t v, size_t n)
 /*--------------------------------------------------------------------
  * Fixture loading
  */
-
-static char *
-slurp(const char *name)
-{
-    char path[4200];
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof path, "%s/%s", fixtures_dir(), name);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        FAILF("cannot open %s", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        FAILF("cannot size %s", path);
-    buf = malloc((size_t)n + 1);
-    ASSERT(buf != NULL);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        FAILF("cannot read %s", path);
-    buf[n] = '\0';
-    fclose(f);
-    return (buf);
-}
-
-/*
- * jansson refuses integers beyond 64 bits (vitess asserts UINT64_MAX), so
- * such literals outside strings become the strings "#big#<digits>".
- */
-static char *
-quote_big_ints(const char *in)
-{
-    char *res = malloc(strlen(in) * 2 + 1), *o = res;
-    int in_str = 0, esc = 0;
-    size_t k;
-
-    ASSERT(res != NULL);
-    while (*in != '\0') {
-        if (in_str || (*in != '-' && (*in < '0' || *in > '9'))) {
-            in_str ^= !esc && *in == '"';
-            esc = in_str && !esc && *in == '\\';
-            *o++ = *in++;
-            continue;
-        }
-        k = strspn(in, "-0123456789");
-        errno = 0;
-        (void)strtoll(in, NULL, 10);
-        if (errno == ERANGE && strchr(".eE", in[k]) == NULL)
-            o += sprintf(o, "\"#big#%.*s\"", (int)k, in);
-        else
-            o += sprintf(o, "%.*s", (int)k, in);
-        in += k;
-    }
-    *o = '\0';
-    return (res);
-}
-
-struct fixture {
-    json_t *root;
-    const json_t *cases;
-    char *hexbuf;
-    char *line[512];
-    size_t nlines;
-};
-
-static void
-fixture_load(struct fixture *f, const char *name)
-{
-    char file[256], *text, *fixed, *p;
-    json_error_t err;
-
-    memset(f, 0, sizeof *f);
-    snprintf(file, sizeof file, "%s.expected.json", name);
-    text = slurp(file);
-    fixed = quote_big_ints(text);
-    f->root = json_loads(fixed, 0, &err);
-    if (f->root == NULL)
-        FAILF("%s: %s at line %d", file, err.text, err.line);
-    free(text);
-    free(fixed);
-    f->cases = json_object_get(f->root, "cases");
-    ASSERT(json_is_array(f->cases));
-    snprintf(file, sizeof file, "%s.hex", name);
-    f->hexbuf = slurp(file);
-    /* Line i is cases[i-1]; an empty line is a zero-length vector. */
-    for (p = f->hexbuf; *p != '\0' && f->nlines < 512; f->nlines++) {
-        f->line[f->nlines] = p;
-        p += strcspn(p, "\n");
-        if (*p == '\n')
-            *p++ = '\0';
-    }
-    ASSERT_EQ(f->nlines, json_array_size(f->cases));
-}
-
-static void
-fixture_free(struct fixture *f)
-{
-    json_decref(f->root);
-    free(f->hexbuf);
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    if (s == NULL)
-        FAILF("fixture case lacks string \"%s\"", key);
-    return (s);
-}
 
 static long long
 jint(const json_t *o, const char *key)
@@ -438,7 +313,7 @@ TEST(fixture_gomysql_values_decimal)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_values_decimal");
+    fixture_load_ex(&f, "gomysql_values_decimal", 1);
     for (i = 0; i < json_array_size(f.cases); i++) {
         c = json_array_get(f.cases, i);
         n = unhex(f.line[i], b, sizeof b);
@@ -466,7 +341,7 @@ TEST(fixture_gomysql_values_datetime2_time2)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_values_datetime2_time2");
+    fixture_load_ex(&f, "gomysql_values_datetime2_time2", 1);
     for (i = 0; i < json_array_size(f.cases); i++) {
         c = json_array_get(f.cases, i);
         n = unhex(f.line[i], b, sizeof b);
@@ -493,7 +368,7 @@ TEST(fixture_vitess_json_binary_values)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "vitess_json_binary_values");
+    fixture_load_ex(&f, "vitess_json_binary_values", 1);
     for (i = 0; i < json_array_size(f.cases); i++) {
         c = json_array_get(f.cases, i);
         /* The vectors are documents; a row holds them behind a 4-byte length (meta 4). */
@@ -597,7 +472,7 @@ TEST(fixture_gomysql_rows_json_decimal)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_json_decimal");
+    fixture_load_ex(&f, "gomysql_rows_json_decimal", 1);
     n = unhex(f.line[0], b, 4096);
     parse_table_map(b, n, &t);
     ASSERT_EQ(t.ncols, 2);
@@ -626,7 +501,7 @@ TEST(fixture_gomysql_rows_json_zero_length)
 
     if (fixtures_missing())
         return;
-    fixture_load(&f, "gomysql_rows_json_zero_length");
+    fixture_load_ex(&f, "gomysql_rows_json_zero_length", 1);
     parse_table_map(b, unhex(f.line[0], b, sizeof b), &t);
     ASSERT_EQ(t.ncols, 7);
     n = unhex(f.line[1], b, sizeof b);
