@@ -18,6 +18,7 @@
 
 #include "../connectors/replay.h"
 #include "../connectors/connector.h"
+#include "../sinks/discover.h"
 #include "../sinks/http.h"
 #include "../sinks/sink.h"
 #include "cfg.h"
@@ -167,14 +168,13 @@ load_or_complain(const char *path)
 static int
 check_node(const struct config *c, const struct sink *sk, const char *url, const char *tag)
 {
-    const struct sink_opts *so = sink_opts(sk);
-    struct http_opts ho = {c->delivery.timeout_ms, so->ca_file, so->client_cert, so->client_key,
-                           so->tls_verify};
+    struct http_opts ho;
     struct reqlist reqs = {0};
     char msg[512];
     long status = 0;
     int bad = 0;
 
+    sink_http_opts(sk, c->delivery.timeout_ms, &ho);
     sink_render(sk, url, &tag, 1, &reqs);
     if (reqs.n == 0 || http_request_sync(url, &reqs.v[0], &ho, &status, msg, sizeof msg) != 0) {
         fprintf(stderr, "tagpurge: sink %s: node %s unreachable: %s\n", sink_name(sk), url,
@@ -206,7 +206,7 @@ check_nodes(const struct config *c)
     for (i = 0; i < c->nsinks; i++)
         for (j = 0; j < sink_nnodes(c->sinks[i]); j++) {
             const char *u = sink_node(c->sinks[i], j);
-            if (strncmp(u, "dns://", 6) == 0) {
+            if (discover_is_dns(u)) {
                 printf("sink %s: node %s: resolved at run time, not checked\n",
                        sink_name(c->sinks[i]), u);
                 continue;

@@ -64,7 +64,7 @@ struct source {
     struct src_pos confirmed, server;
     int has_confirmed, has_server;
     int64_t last_commit_us;
-    size_t pending;
+    size_t pending; /* entries in head..tail: committed, not yet confirmed */
     struct waiter *waiters;
 };
 
@@ -92,7 +92,6 @@ struct pipeline {
     void *drained_arg;
     void (*stopped)(void *);
     void *stopped_arg;
-    size_t pending; /* committed transactions not yet confirmed, all sources */
     void (*on_state)(void *);
     void *on_state_arg;
 };
@@ -173,8 +172,6 @@ source_advance(struct source *s)
         if (s->head == NULL)
             s->tail = NULL;
         free(c);
-        AN(s->p->pending > 0);
-        s->p->pending--;
     }
     if (!any)
         return;
@@ -385,7 +382,6 @@ source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, st
     c = tp_calloc(1, sizeof *c);
     c->pos = *pos;
     c->commit_us = commit_us;
-    s->p->pending++;
     if (s->tail != NULL)
         s->tail->next = c;
     else
@@ -591,7 +587,7 @@ pipeline_status(const struct pipeline *p, struct pipeline_status *st)
     for (i = 0; i < p->nsources; i++)
         st->nstreaming += p->sources[i].streaming ? 1 : 0;
     st->nnodes = p->fanout != NULL ? fanout_nnodes(p->fanout) : 0;
-    st->pending = p->pending;
+    st->pending = pipeline_pending(p);
 }
 
 void

@@ -14,6 +14,8 @@ discover_is_dns(const char *s)
     return (strncmp(s, "dns://", 6) == 0);
 }
 
+#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+
 int
 discover_parse(const char *spec, struct dns_spec *out)
 {
@@ -29,7 +31,8 @@ discover_parse(const char *spec, struct dns_spec *out)
         return (-1);
     hl = (size_t)(colon - p);
     pl = strspn(colon + 1, "0123456789");
-    if (hl == 0 || hl >= sizeof out->host || pl == 0 || pl >= sizeof out->port)
+    /* A host name (letters, digits, . - _), and a port of at most 5 digits. */
+    if (hl == 0 || hl >= sizeof out->host || strspn(p, HOST_CHARS) != hl || pl == 0 || pl > 5)
         return (-1);
     memcpy(out->host, p, hl);
     memcpy(out->port, colon + 1, pl);

@@ -788,10 +788,9 @@ node_failed(struct node *n, const char *why, long status, long retry_after_s)
 static void
 node_send(struct node *n)
 {
-    const struct sink_opts *so = sink_opts(n->fs->sink);
-    struct http_opts o = {n->f->cfg.timeout_ms, so->ca_file, so->client_cert, so->client_key,
-                          so->tls_verify};
+    struct http_opts o;
 
+    sink_http_opts(n->fs->sink, n->f->cfg.timeout_ms, &o);
     if (n->renew_xfer) {
         http_xfer_destroy(&n->xfer);
         n->xfer = http_xfer_new(n->f->http);

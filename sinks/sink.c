@@ -5,6 +5,8 @@
 
 #include "../broker/cfg.h"
 #include "../broker/obj.h"
+#include "discover.h"
+#include "http.h"
 #include "sink.h"
 
 extern const struct sink_impl sink_xkey;
@@ -249,22 +251,13 @@ parse_headers(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
 static int
 node_spec_ok(const char *u)
 {
-    const char *p;
+    struct dns_spec d;
 
     if (!header_ok(u, 0) || strchr(u, ' ') != NULL)
         return (0);
     if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)
         return (1);
-    if (strncmp(u, "dns://", 6) != 0)
-        return (0);
-    p = u + 6;
-    if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == 0)
-        return (0);
-    p += strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
-    if (*p++ != ':' || strspn(p, "0123456789") == 0 || strspn(p, "0123456789") > 5)
-        return (0);
-    p += strspn(p, "0123456789");
-    return (*p == '\0' || *p == '/');
+    return (discover_parse(u, &d) == 0);
 }
 
 static int
@@ -582,6 +575,17 @@ sink_opts(const struct sink *s)
 {
     CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
     return (&s->opts);
+}
+
+void
+sink_http_opts(const struct sink *s, long timeout_ms, struct http_opts *out)
+{
+    CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
+    out->timeout_ms = timeout_ms;
+    out->ca_file = s->opts.ca_file;
+    out->client_cert = s->opts.client_cert;
+    out->client_key = s->opts.client_key;
+    out->tls_verify = s->opts.tls_verify;
 }
 
 static void

@@ -102,6 +102,9 @@ const char *sink_name(const struct sink *);
 size_t sink_nnodes(const struct sink *);
 const char *sink_node(const struct sink *, size_t i);
 const struct sink_opts *sink_opts(const struct sink *);
+/* The request settings (TLS files, verification) of the sink's nodes. */
+struct http_opts;
+void sink_http_opts(const struct sink *, long timeout_ms, struct http_opts *out);
 void sink_render(const struct sink *, const char *node_url, const char *const *tags, size_t n,
                  struct reqlist *out);
 /* Append the configured "flush" request (purge everything) for node_url; needs has_flush. */
