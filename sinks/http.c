@@ -355,12 +355,10 @@ set_tls(struct http_xfer *x, const struct http_opts *o)
     return (0);
 }
 
-int
-http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r,
-                const struct http_opts *o, http_done_f *done, void *arg)
+/* Everything a request needs on x's easy handle; shared by the loop and the blocking path. */
+static int
+prepare(struct http_xfer *x, const char *url, const struct http_req *r, const struct http_opts *o)
 {
-    CHECK_OBJ_NOTNULL(x, HTTP_XFER_MAGIC);
-    AZ(x->busy);
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
     if (set_headers(x, r) != 0)
@@ -381,6 +379,17 @@ http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r,
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(CURLOPT_WRITEDATA, x);
     SETOPT(CURLOPT_PRIVATE, (char *)x);
+    return (0);
+}
+
+int
+http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r,
+                const struct http_opts *o, http_done_f *done, void *arg)
+{
+    CHECK_OBJ_NOTNULL(x, HTTP_XFER_MAGIC);
+    AZ(x->busy);
+    if (prepare(x, url, r, o) != 0)
+        return (-1);
     x->done = done;
     x->arg = arg;
     if (curl_multi_add_handle(x->h->multi, x->easy) != CURLM_OK) {
@@ -391,6 +400,7 @@ http_xfer_start(struct http_xfer *x, const char *url, const struct http_req *r,
     return (0);
 }
 
+/* For `check --online`, off the loop: the same request set-up, performed at once. */
 int
 http_request_sync(const char *url, const struct http_req *r, const struct http_opts *o,
                   long *status, char *err, size_t errlen)
@@ -406,16 +416,7 @@ http_request_sync(const char *url, const struct http_req *r, const struct http_o
         snprintf(err, errlen, "curl_easy_init failed");
         return (-1);
     }
-    if (set_headers(&x, r) != 0 || set_body(&x, r) != 0 || set_tls(&x, o) != 0 ||
-        curl_easy_setopt(x.easy, CURLOPT_URL, r->url != NULL ? r->url : url) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_CUSTOMREQUEST, r->method) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_HTTPHEADER, x.hdrs) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_TIMEOUT_MS, o->timeout_ms) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_ERRORBUFFER, x.errbuf) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-        curl_easy_setopt(x.easy, CURLOPT_WRITEDATA, &x) != CURLE_OK) {
+    if (prepare(&x, url, r, o) != 0) {
         snprintf(err, errlen, "could not set up the request");
         goto out;
     }

@@ -45,7 +45,8 @@ int http_xfer_start(struct http_xfer *, const char *url, const struct http_req *
 
 /*
  * One blocking request, off the loop (for `check --online`): 0 with *status
- * set, or -1 with err.  The answer's body start goes to body (may be NULL).
+ * set and the first line of the answer's body in err, or -1 with the reason
+ * in err.
  */
 int http_request_sync(const char *url, const struct http_req *, const struct http_opts *,
                       long *status, char *err, size_t errlen);
