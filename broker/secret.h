@@ -1,15 +1,22 @@
 /*
- * Secrets for connectors: read from an environment variable or a file at
- * start, never from the command line, never logged.  The caller owns *out
- * and should wipe it (secret_free) when done.
+ * Secrets (database passwords, API tokens in header values): read from an
+ * environment variable or a file when the configuration is loaded, never
+ * from the command line, never logged.  The caller owns *out and should wipe
+ * it (secret_free) when done.
  */
 #ifndef TP_SECRET_H
 #define TP_SECRET_H
 
+#include <stddef.h>
+
 /*
- * From env (variable name) or file (path; first line, newline stripped).
- * Neither set: *out = NULL, 0.  On error logs what to fix naming source, -1.
+ * prefix + the value of env (variable name) or of file's first line (newline
+ * stripped).  Neither set: *out = NULL, 0.  Else -1 with what to fix in why
+ * (it names the variable or file, never a value).
  */
+int secret_read(const char *env, const char *file, const char *prefix, char **out, char *why,
+                size_t whylen);
+/* secret_read() for a source's password_env / password_file; errors logged naming source. */
 int secret_load(const char *source, const char *env, const char *file, char **out);
 void secret_free(char **);
 

@@ -5,6 +5,7 @@
 
 #include "../broker/cfg.h"
 #include "../broker/obj.h"
+#include "../broker/secret.h"
 #include "discover.h"
 #include "http.h"
 #include "sink.h"
@@ -159,32 +160,15 @@ secret_value(struct cfg_ctx *ctx, const json_t *v, char **out)
 {
     static const char *const keys[] = {"env", "file", "prefix", NULL};
     const char *env = NULL, *file = NULL, *prefix = "";
-    char buf[8192];
-    size_t n;
-    FILE *f;
+    char why[1024];
 
     if (cfg_check_keys(ctx, v, keys) != 0 || cfg_get_str(ctx, v, "env", 0, &env) < 0 ||
         cfg_get_str(ctx, v, "file", 0, &file) < 0 || cfg_get_str(ctx, v, "prefix", 0, &prefix) < 0)
         return (-1);
     if ((env == NULL) == (file == NULL))
         return (cfg_error(ctx, "expected exactly one of \"env\" or \"file\""));
-    if (env != NULL) {
-        const char *e = getenv(env);
-        if (e == NULL)
-            return (cfg_error(ctx, "environment variable %s is not set", env));
-        snprintf(buf, sizeof buf, "%s%s", prefix, e);
-    } else {
-        f = fopen(file, "r");
-        if (f == NULL)
-            return (cfg_error(ctx, "cannot read %s: %s", file, strerror(errno)));
-        n = (size_t)snprintf(buf, sizeof buf, "%s", prefix);
-        n += fread(buf + n, 1, sizeof buf - 1 - n, f);
-        fclose(f);
-        buf[n] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
-    }
-    *out = tp_strdup(buf);
-    memset(buf, 0, sizeof buf);
+    if (secret_read(env, file, prefix, out, why, sizeof why) != 0)
+        return (cfg_error(ctx, "%s", why));
     return (0);
 }
 
