@@ -26,6 +26,7 @@
 #include "../broker/cfg.h"
 #include "../broker/log.h"
 #include "../broker/obj.h"
+#include "../broker/sbuf.h"
 #include "../broker/secret.h"
 #include "../broker/tagmap.h"
 #include "connector.h"
@@ -394,17 +395,6 @@ lit(struct pg *pg, const char *s)
     return (e);
 }
 
-/* Append to a growable string. */
-static void
-sb_add(char **sb, size_t *len, const char *s)
-{
-    size_t n = strlen(s);
-
-    *sb = tp_realloc(*sb, *len + n + 1);
-    memcpy(*sb + *len, s, n + 1);
-    *len += n;
-}
-
 /* "schema"."table" for SQL, from "schema.table". */
 static char *
 qualified(struct pg *pg, const char *table)
@@ -478,18 +468,17 @@ step_wal_level(struct pg *pg, PGresult *res)
 static char *
 mapped_list(struct pg *pg)
 {
-    char *sb = NULL, *l;
-    size_t len = 0, i;
+    struct sbuf sb = {0};
+    char *l;
+    size_t i;
 
-    sb_add(&sb, &len, "");
+    sbuf_printf(&sb, "%s", "");
     for (i = 0; i < tagmap_count(pg->map); i++) {
         l = lit(pg, tagmap_table(tagmap_at(pg->map, i)));
-        if (i > 0)
-            sb_add(&sb, &len, ", ");
-        sb_add(&sb, &len, l);
+        sbuf_printf(&sb, "%s%s", i > 0 ? ", " : "", l);
         PQfreemem(l);
     }
-    return (sb);
+    return (sb.p);
 }
 
 /* Columns the entry needs that the replica identity does not carry. */
@@ -553,21 +542,21 @@ step_tables_res(struct pg *pg, PGresult *res)
 static int
 step_tables(struct pg *pg)
 {
-    char *list = mapped_list(pg), *sql = NULL;
-    size_t len = 0;
+    char *list = mapped_list(pg);
+    struct sbuf sql = {0};
     int rv;
 
-    sb_add(&sql, &len,
-           "SELECT n.nspname || '.' || c.relname, c.relreplident::text, "
-           "coalesce((SELECT string_agg(a.attname, ',') FROM pg_index i JOIN pg_attribute a "
-           "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = c.oid "
-           "AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END), '') "
-           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-           "WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname IN (");
-    sb_add(&sql, &len, list[0] ? list : "NULL");
-    sb_add(&sql, &len, ")");
-    rv = pg_send(pg, sql, step_tables_res);
-    free(sql);
+    sbuf_printf(&sql,
+                "SELECT n.nspname || '.' || c.relname, c.relreplident::text, "
+                "coalesce((SELECT string_agg(a.attname, ',') FROM pg_index i JOIN pg_attribute a "
+                "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = "
+                "c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE "
+                "i.indisprimary END), '') FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname "
+                "IN (%s)",
+                list[0] ? list : "NULL");
+    rv = pg_send(pg, sql.p, step_tables_res);
+    sbuf_free(&sql);
     free(list);
     return (rv);
 }
@@ -576,12 +565,13 @@ step_tables(struct pg *pg)
 static char *
 missing_pub_tables(struct pg *pg, PGresult *res, int *count)
 {
-    char *sb = NULL, *q;
-    size_t len = 0, i;
+    struct sbuf sb = {0};
+    char *q;
+    size_t i;
     int r, in;
 
     *count = 0;
-    sb_add(&sb, &len, "");
+    sbuf_printf(&sb, "%s", "");
     for (i = 0; i < tagmap_count(pg->map); i++) {
         const char *t = tagmap_table(tagmap_at(pg->map, i));
         in = 0;
@@ -591,12 +581,10 @@ missing_pub_tables(struct pg *pg, PGresult *res, int *count)
         if (in != 1)
             continue; /* listed already (2), or the table does not exist (0) */
         q = qualified(pg, t);
-        if ((*count)++ > 0)
-            sb_add(&sb, &len, ", ");
-        sb_add(&sb, &len, q);
+        sbuf_printf(&sb, "%s%s", (*count)++ > 0 ? ", " : "", q);
         free(q);
     }
-    return (sb);
+    return (sb.p);
 }
 
 static int step_slot(struct pg *);
@@ -617,8 +605,8 @@ step_pub_done(struct pg *pg, PGresult *res)
 static int
 step_pub_res(struct pg *pg, PGresult *res)
 {
-    char *missing, *sql = NULL;
-    size_t len = 0;
+    struct sbuf sql = {0};
+    char *missing;
     int n, exists, rv = 0;
 
     if (!res_ok(pg, res, "reading the publication"))
@@ -629,24 +617,22 @@ step_pub_res(struct pg *pg, PGresult *res)
         free(missing);
         return (0);
     }
-    sb_add(&sql, &len, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
-    sb_add(&sql, &len, pg->publication);
-    if (n > 0) {
-        sb_add(&sql, &len, exists ? " ADD TABLE " : " FOR TABLE ");
-        sb_add(&sql, &len, missing);
-    }
+    sbuf_printf(&sql, "%s %s", exists ? "ALTER PUBLICATION" : "CREATE PUBLICATION",
+                pg->publication);
+    if (n > 0)
+        sbuf_printf(&sql, "%s%s", exists ? " ADD TABLE " : " FOR TABLE ", missing);
     if (pg->checking && pg->create) {
         log_info("source %s: publication %s %s: tagpurge will run at start: %s", pg->name,
-                 pg->publication, exists ? "lacks mapped tables" : "does not exist", sql);
+                 pg->publication, exists ? "lacks mapped tables" : "does not exist", sql.p);
     } else if (!pg->create) {
         log_err("source %s: publication %s %s; run: %s;  (or set \"create\": true)", pg->name,
-                pg->publication, exists ? "lacks mapped tables" : "does not exist", sql);
+                pg->publication, exists ? "lacks mapped tables" : "does not exist", sql.p);
         rv = exists ? 0 : -1; /* a partial publication still streams what it has */
         pg->problems += pg->checking && exists;
     } else {
-        rv = pg_send(pg, sql, step_pub_done);
+        rv = pg_send(pg, sql.p, step_pub_done);
     }
-    free(sql);
+    sbuf_free(&sql);
     free(missing);
     return (rv);
 }
@@ -654,27 +640,21 @@ step_pub_res(struct pg *pg, PGresult *res)
 static int
 step_pub(struct pg *pg)
 {
-    char *list = mapped_list(pg), *pub = lit(pg, pg->publication), *sql = NULL;
-    size_t len = 0;
+    char *list = mapped_list(pg), *pub = lit(pg, pg->publication);
+    struct sbuf sql = {0};
     int rv;
 
-    sb_add(&sql, &len,
-           "SELECT t.name, EXISTS (SELECT 1 FROM pg_publication_tables pt "
-           "WHERE pt.pubname = ");
-    sb_add(&sql, &len, pub);
-    sb_add(&sql, &len,
-           " AND pt.schemaname || '.' || pt.tablename = t.name), "
-           "EXISTS (SELECT 1 FROM pg_publication WHERE pubname = ");
-    sb_add(&sql, &len, pub);
-    sb_add(&sql, &len,
-           ") FROM (SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
-           "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
-           "('r', 'p') AND n.nspname || '.' || c.relname IN (");
-    sb_add(&sql, &len, list[0] ? list : "NULL");
-    sb_add(&sql, &len, ") UNION ALL SELECT NULL) t");
-    rv = pg_send(pg, sql, step_pub_res);
+    sbuf_printf(&sql,
+                "SELECT t.name, EXISTS (SELECT 1 FROM pg_publication_tables pt "
+                "WHERE pt.pubname = %s AND pt.schemaname || '.' || pt.tablename = t.name), "
+                "EXISTS (SELECT 1 FROM pg_publication WHERE pubname = %s) "
+                "FROM (SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
+                "('r', 'p') AND n.nspname || '.' || c.relname IN (%s) UNION ALL SELECT NULL) t",
+                pub, pub, list[0] ? list : "NULL");
+    rv = pg_send(pg, sql.p, step_pub_res);
     PQfreemem(pub);
-    free(sql);
+    sbuf_free(&sql);
     free(list);
     return (rv);
 }
