@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "../../broker/sbuf.h"
 #include "../../connectors/binlog.h"
 #include "test.h"
 #include "fixture_file.h"
@@ -62,37 +63,10 @@ hexline(const struct fixture *f, size_t line, size_t *len)
  * Recorder
  */
 
-struct str {
-    char *buf;
-    size_t len, cap;
-};
-
-static void str_addf(struct str *, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-str_addf(struct str *s, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->buf ? s->cap - s->len : 0, fmt, ap);
-        va_end(ap);
-        ASSERT(n >= 0);
-        if (s->buf != NULL && s->len + (size_t)n < s->cap)
-            break;
-        s->cap = 2 * (s->cap + (size_t)n + 64);
-        s->buf = realloc(s->buf, s->cap);
-        ASSERT(s->buf != NULL);
-    }
-    s->len += (size_t)n;
-}
-
 #define MAXCOLS 64
 
 struct rec {
-    struct str log;
+    struct sbuf log;
     size_t nchanges, ncommits, nbroaden;
     /* The last change, formatted per column but not abridged. */
     size_t ncols;
@@ -101,28 +75,28 @@ struct rec {
 
 /* One value as the transcript shows it (see the top of the file); cut: abridge it. */
 static void
-fmt_value(struct str *s, const struct col_value *v, int cut)
+fmt_value(struct sbuf *s, const struct col_value *v, int cut)
 {
     size_t i, start = s->len;
     unsigned char c;
 
     if (v->state == COL_UNKNOWN) {
-        str_addf(s, "?");
+        sbuf_printf(s, "?");
         return;
     }
     if (v->state == COL_NULL) {
-        str_addf(s, "NULL");
+        sbuf_printf(s, "NULL");
         return;
     }
     for (i = 0; i < v->len; i++) {
         c = (unsigned char)v->data[i];
         if (c < 0x20 || c >= 0x7f || c == '\\')
-            str_addf(s, "\\x%02x", c);
+            sbuf_printf(s, "\\x%02x", c);
         else
-            str_addf(s, "%c", c);
+            sbuf_printf(s, "%c", c);
         if (cut && s->len - start > 48) {
             s->len = start + 32;
-            str_addf(s, "...[%zu]", v->len);
+            sbuf_printf(s, "...[%zu]", v->len);
             return;
         }
     }
@@ -131,24 +105,24 @@ fmt_value(struct str *s, const struct col_value *v, int cut)
 static char *
 value_text(const struct col_value *v)
 {
-    struct str s = {NULL, 0, 0};
+    struct sbuf s = {0};
 
-    str_addf(&s, "%s", "");
+    sbuf_printf(&s, "%s", "");
     fmt_value(&s, v, 0);
-    return (s.buf);
+    return (s.p);
 }
 
 static void
-fmt_image(struct str *s, const struct change *c, const struct col_value *v)
+fmt_image(struct sbuf *s, const struct change *c, const struct col_value *v)
 {
     size_t i;
 
-    str_addf(s, "[");
+    sbuf_printf(s, "[");
     for (i = 0; i < c->ncols; i++) {
-        str_addf(s, "%s%s=", i ? " " : "", c->colnames[i]);
+        sbuf_printf(s, "%s%s=", i ? " " : "", c->colnames[i]);
         fmt_value(s, &v[i], 1);
     }
-    str_addf(s, "]");
+    sbuf_printf(s, "]");
 }
 
 static void
@@ -182,7 +156,7 @@ r_mapped(void *arg, const char *table)
 static void
 r_begin(void *arg)
 {
-    str_addf(&((struct rec *)arg)->log, "begin\n");
+    sbuf_printf(&((struct rec *)arg)->log, "begin\n");
 }
 
 static void
@@ -192,14 +166,14 @@ r_change(void *arg, const struct change *c)
     struct rec *r = arg;
 
     r->nchanges++;
-    str_addf(&r->log, "%c %s ", ops[c->op], c->table);
+    sbuf_printf(&r->log, "%c %s ", ops[c->op], c->table);
     if (c->oldv != NULL)
         fmt_image(&r->log, c, c->oldv);
     if (c->oldv != NULL && c->newv != NULL)
-        str_addf(&r->log, " -> ");
+        sbuf_printf(&r->log, " -> ");
     if (c->newv != NULL)
         fmt_image(&r->log, c, c->newv);
-    str_addf(&r->log, "\n");
+    sbuf_printf(&r->log, "\n");
     keep_last(r, c);
 }
 
@@ -209,13 +183,13 @@ r_broaden(void *arg, const char *table, const char *why)
     struct rec *r = arg;
 
     r->nbroaden++;
-    str_addf(&r->log, "broaden %s %s\n", table ? table : "*", why);
+    sbuf_printf(&r->log, "broaden %s %s\n", table ? table : "*", why);
 }
 
 static void
 r_statement(void *arg, const char *table)
 {
-    str_addf(&((struct rec *)arg)->log, "statement %s\n", table);
+    sbuf_printf(&((struct rec *)arg)->log, "statement %s\n", table);
 }
 
 static void
@@ -224,13 +198,13 @@ r_commit(void *arg, const struct bl_pos *pos)
     struct rec *r = arg;
 
     r->ncommits++;
-    str_addf(&r->log, "commit %s\n", pos->gtid[0] ? pos->gtid : "-");
+    sbuf_printf(&r->log, "commit %s\n", pos->gtid[0] ? pos->gtid : "-");
 }
 
 static void
 r_abort(void *arg)
 {
-    str_addf(&((struct rec *)arg)->log, "abort\n");
+    sbuf_printf(&((struct rec *)arg)->log, "abort\n");
 }
 
 /* A decoder reporting to r; positional: unnamed columns are @1..@n. */
@@ -242,7 +216,7 @@ decoder(struct rec *r, int positional)
     struct bl_decoder *d;
 
     memset(r, 0, sizeof *r);
-    str_addf(&r->log, "%s", "");
+    sbuf_printf(&r->log, "%s", "");
     d = bl_new(&cb);
     bl_set_checksum(d, 0);
     bl_set_positional_names(d, positional);
@@ -253,7 +227,7 @@ static void
 rec_reset(struct rec *r)
 {
     r->log.len = 0;
-    r->log.buf[0] = '\0';
+    r->log.p[0] = '\0';
 }
 
 static void
@@ -266,7 +240,7 @@ rec_free(struct rec *r)
         free(r->oldv[i]);
         free(r->newv[i]);
     }
-    free(r->log.buf);
+    sbuf_free(&r->log);
 }
 
 /* Column `name` of the last change's new (or, for a DELETE, old) image. */
@@ -417,7 +391,7 @@ feed_row(struct bl_decoder *d, uint64_t id, size_t ncols, const struct cell *cel
 static void
 expect_log(struct rec *r, const char *want)
 {
-    ASSERT_STR_EQ(r->log.buf, want);
+    ASSERT_STR_EQ(r->log.p, want);
     rec_reset(r);
 }
 
@@ -780,7 +754,7 @@ TEST(fixture_mageos_tablemaps_percona)
     d = decoder(&r, 1);
     for (i = 1; i <= maps.nlines; i++)
         ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &maps, i), 0);
-    ASSERT_STR_EQ(r.log.buf, ""); /* a TABLE_MAP alone opens nothing */
+    ASSERT_STR_EQ(r.log.p, ""); /* a TABLE_MAP alone opens nothing */
     tm = hexline(&maps, 2, &n);
     ASSERT_EQ(feed_rows_for(d, BL_E_WRITE_ROWS_V2, &rows, 1, tm), 0);
     feed_xid(d);
@@ -1276,7 +1250,7 @@ TEST(fixture_gomysql_full_events_with_header)
     ev = hexline(&f, 6, &n);
     ASSERT_EQ(bl_feed(d, ev, n), 0);
     free(ev);
-    ASSERT_STR_EQ(r.log.buf, "");
+    ASSERT_STR_EQ(r.log.p, "");
     bl_destroy(&d);
     rec_free(&r);
     fixture_free(&f);
@@ -1343,7 +1317,7 @@ TEST(fixture_gomysql_heartbeat_v1_v2)
         ASSERT_EQ(bl_in_txn(d), 1);
         ASSERT_EQ(bl_current(d)->pos, pos);
     }
-    ASSERT_STR_EQ(r.log.buf, "");
+    ASSERT_STR_EQ(r.log.p, "");
     feed_xid(d);
     expect_log(&r, "commit -\n");
     bl_destroy(&d);
@@ -1421,7 +1395,7 @@ previous_gtids(const char *name)
     d = decoder(&r, 1);
     for (line = 1; line <= f.nlines; line++)
         ASSERT_EQ(feed_line(d, BL_E_PREVIOUS_GTIDS, &f, line), 0);
-    ASSERT_STR_EQ(r.log.buf, "");
+    ASSERT_STR_EQ(r.log.p, "");
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &rows, 1), 0);
     ASSERT_EQ(feed_line(d, BL_E_WRITE_ROWS_V2, &rows, 3), 0);
     feed_xid(d);
