@@ -213,6 +213,15 @@ def http_request(port, method, path, headers=None, source_ip=None, timeout=5.0, 
         conn.close()
 
 
+def run_sql_client(argv, sql, env, what):
+    """Feed sql to a command-line client (psql, mariadb); its stdout without the
+    trailing newline. Raises ServiceError with stderr on failure."""
+    res = subprocess.run(argv, input=sql, capture_output=True, text=True, env=env, timeout=120)
+    if res.returncode != 0:
+        raise ServiceError(f"{what} failed ({res.returncode}): {res.stderr.strip()}\nSQL: {sql}")
+    return res.stdout.rstrip("\n")
+
+
 def clean_env():
     """Environment without PG* variables that could redirect psql/pg_ctl."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -417,12 +426,7 @@ class Postgres:
         without its trailing newline. Raises ServiceError with stderr on failure."""
         argv = [psql_binary(self.bindir), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                 "-h", self.sockdir, "-p", str(self.port), "-U", "postgres", "-d", db]
-        res = subprocess.run(argv, input=sql, capture_output=True, text=True,
-                             env=clean_env(), timeout=120)
-        if res.returncode != 0:
-            raise ServiceError(f"psql -d {db} failed ({res.returncode}): {res.stderr.strip()}\n"
-                               f"SQL: {sql}")
-        return res.stdout.rstrip("\n")
+        return run_sql_client(argv, sql, clean_env(), f"psql -d {db}")
 
 
 # --------------------------------------------------------------------------
@@ -840,12 +844,8 @@ class MariaDB(_Child):
                 "-N", "-B", "--default-character-set=utf8mb4"]
         if db:
             argv.append(f"--database={db}")
-        res = subprocess.run(argv, input=query, capture_output=True, text=True,
-                             env=mariadb_env(), timeout=120)
-        if res.returncode != 0:
-            raise ServiceError(f"mariadb{' --database=' + db if db else ''} failed "
-                               f"({res.returncode}): {res.stderr.strip()}\nSQL: {query}")
-        return res.stdout.rstrip("\n")
+        return run_sql_client(argv, query, mariadb_env(),
+                              f"mariadb{' --database=' + db if db else ''}")
 
 
 # --------------------------------------------------------------------------
