@@ -465,7 +465,9 @@ struct runner {
     long drain_timeout_ms;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     struct notify *notify; /* systemd's NOTIFY_SOCKET; a no-op without one */
-    int stopping;
+    /* RUNNING -> DRAINING (first SIGTERM/SIGINT) -> STOPPING (drained, second signal, or a
+     * failed start); pipeline_stop() is called exactly once, on entering STOPPING. */
+    enum { RUNNING = 0, DRAINING, STOPPING } stopping;
     int ready;          /* READY=1 was sent: every source streamed at once */
     int reload_refused; /* the last SIGHUP kept the running configuration */
 };
@@ -517,9 +519,9 @@ drained(void *arg)
 {
     struct runner *r = arg;
 
-    if (r->stopping == 2)
+    if (r->stopping == STOPPING)
         return;
-    r->stopping = 2;
+    r->stopping = STOPPING;
     pipeline_stop(r->p, stopped, r);
 }
 
@@ -564,17 +566,17 @@ on_signal(uv_signal_t *h, int signum)
             reload(r);
         return;
     }
-    if (r->stopping == 2)
+    if (r->stopping == STOPPING)
         return;
-    if (r->stopping == 1) { /* a second signal while draining: stop now */
+    if (r->stopping == DRAINING) { /* a second signal while draining: stop now */
         log_info("signal %d again: stopping without waiting (what is not purged is replayed "
                  "at the next start)",
                  signum);
-        r->stopping = 2;
+        r->stopping = STOPPING;
         pipeline_stop(r->p, stopped, r);
         return;
     }
-    r->stopping = 1;
+    r->stopping = DRAINING;
     log_info("signal %d: draining (drain_timeout_ms %ld), then stopping", signum,
              r->drain_timeout_ms);
     notify_stopping(r->notify);
@@ -628,7 +630,7 @@ cmd_run(const struct opts *o)
         r.status = NULL;
     }
     if (pipeline_start(r.p) != 0) {
-        r.stopping = 2;
+        r.stopping = STOPPING;
         notify_stopping(r.notify);
         if (r.status != NULL)
             status_close(r.status, NULL, NULL);
