@@ -315,24 +315,38 @@ status_cb(uv_timer_t *t)
  * Connecting
  */
 
+/*
+ * libpq parameters: the configured conninfo (expanded as "dbname"), the
+ * password loaded from its secret, a replication connection or a plain one
+ * (`check --online`).  keys/vals need room for 5 entries; borrowed strings.
+ */
 static void
-pg_connect(struct pg *pg)
+conn_params(const struct pg *pg, int replication, const char **keys, const char **vals)
 {
-    const char *keys[6], *vals[6];
     int n = 0;
 
     keys[n] = "dbname";
-    vals[n++] = pg->conninfo; /* expanded: a conninfo string */
-    keys[n] = "replication";
-    vals[n++] = "database";
+    vals[n++] = pg->conninfo;
+    if (replication) {
+        keys[n] = "replication";
+        vals[n++] = "database";
+    }
     keys[n] = "fallback_application_name";
-    vals[n++] = "tagpurge";
+    vals[n++] = replication ? "tagpurge" : "tagpurge-check";
     if (pg->password != NULL) {
         keys[n] = "password";
         vals[n++] = pg->password;
     }
     keys[n] = NULL;
     vals[n] = NULL;
+}
+
+static void
+pg_connect(struct pg *pg)
+{
+    const char *keys[5], *vals[5];
+
+    conn_params(pg, 1, keys, vals);
     pg->state = PG_CONNECTING;
     pg->conn = PQconnectStartParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) == CONNECTION_BAD) {
@@ -1309,25 +1323,15 @@ step_slot_health_res(struct pg *pg, PGresult *res)
 static int
 pg_check_online(void *priv, const struct tagmap *map)
 {
-    const char *keys[4], *vals[4];
+    const char *keys[5], *vals[5];
     struct pg *pg;
     char *s, sql[512];
-    int n = 0;
 
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
     pg->map = map;
     if (pg_load_password(pg) != 0)
         return (-1);
-    keys[n] = "dbname";
-    vals[n++] = pg->conninfo;
-    keys[n] = "fallback_application_name";
-    vals[n++] = "tagpurge-check";
-    if (pg->password != NULL) {
-        keys[n] = "password";
-        vals[n++] = pg->password;
-    }
-    keys[n] = NULL;
-    vals[n] = NULL;
+    conn_params(pg, 0, keys, vals);
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         log_err("source %s: cannot connect: %s", pg->name,
