@@ -7,6 +7,7 @@
 #include "cfg.h"
 #include "config.h"
 #include "obj.h"
+#include "sbuf.h"
 #include "tagmap.h"
 
 static const char *const top_keys[] = {
@@ -119,6 +120,37 @@ check_tiers(const struct config *c, const json_t *arr, struct cfg_ctx *ctx)
     return (rv);
 }
 
+/* Canonical text of what a compiled map depends on: equal text, equal map. */
+static char *
+map_sig(const json_t *mapping, size_t max_tag_bytes)
+{
+    struct sbuf sb = {0};
+    char *j = json_dumps(mapping, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+    sbuf_printf(&sb, "%zu %s", max_tag_bytes, j ? j : "");
+    free(j);
+    return (sb.p);
+}
+
+/* Canonical text of the settings a reload cannot change (compared, never logged). */
+static char *
+restart_sig(const json_t *root)
+{
+    static const char *const keys[] = {"sources", "state_dir", "max_txn_tags", "listen", NULL};
+    struct sbuf sb = {0};
+    size_t i;
+    char *j;
+
+    sbuf_printf(&sb, "%s", "");
+    for (i = 0; keys[i] != NULL; i++) {
+        const json_t *v = json_object_get(root, keys[i]);
+        j = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+        sbuf_printf(&sb, "%s=%s\n", keys[i], j ? j : "");
+        free(j);
+    }
+    return (sb.p);
+}
+
 /* The mapping: a path relative to the config file's folder, or inline. */
 static int
 load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *err, size_t errlen)
@@ -135,6 +167,7 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
         cfg_push_key(ctx, "mapping");
         rv = tagmap_compile(&c->map, m, c->max_tag_bytes, ctx);
         cfg_pop(ctx);
+        c->map_sig = map_sig(m, c->max_tag_bytes);
         return (rv);
     }
     if (!json_is_string(m)) {
@@ -158,6 +191,7 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
     if (mroot == NULL)
         return (-2); /* err already filled */
     rv = tagmap_compile(&c->map, mroot, c->max_tag_bytes, mctx);
+    c->map_sig = map_sig(mroot, c->max_tag_bytes);
     if (rv != 0)
         snprintf(err, errlen, "%s", cfg_errmsg(mctx));
     json_decref(mroot);
@@ -365,6 +399,7 @@ config_load(struct config **cp, const char *path, char *err, size_t errlen)
         goto out;
     mapping_warnings(c, ctx);
     copy_warnings(c, ctx);
+    c->restart_sig = restart_sig(root);
     rv = 0;
 out:
     if (rv != 0) {
@@ -397,7 +432,9 @@ config_destroy(struct config **cp)
     for (i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);
     free(c->warnings);
-    tagmap_destroy(&c->map);
+    tagmap_unref(&c->map);
+    free(c->map_sig);
+    free(c->restart_sig);
     free(c->state_dir);
     free(c->path);
     free(c);

@@ -26,7 +26,9 @@ struct config {
     char listen[128];      /* status server "ADDR:PORT"; "": none */
     long drain_timeout_ms; /* SIGTERM: how long in-flight purges may take */
     int log_json;          /* "log_format": "json" */
-    struct tagmap *map;
+    struct tagmap *map;    /* one reference, dropped by config_destroy() */
+    char *map_sig;         /* canonical mapping text: a reload swaps the map only when it differs */
+    char *restart_sig;     /* canonical text of sources, state_dir, max_txn_tags and listen */
     struct source_cfg *sources;
     size_t nsources;
     struct sink **sinks;

@@ -540,6 +540,10 @@ reload(struct runner *r)
         r->reload_refused = 1;
         goto out;
     }
+    log_set_format(LOG_TEXT);
+    log_init_from_env(); /* the journal's prefixes, unless JSON is asked for */
+    if (c->log_json)
+        log_set_format(LOG_JSON);
     pipeline_reload(r->p, c);
     /* The previous reload's sinks are no longer referenced. */
     config_destroy(&r->reloaded);

@@ -1,4 +1,6 @@
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -76,7 +78,16 @@ struct pipeline {
     unsigned magic;
 #define PIPELINE_MAGIC 0x71be11e0
     uv_loop_t *loop;
-    const struct config *cfg;
+    const struct config *cfg; /* as started: sources, state_dir, limits */
+    long coalesce_ms;         /* the last reload's */
+    /*
+     * The current mapping (a reference).  Replaced on the loop under map_mu;
+     * reader threads load it lock-free and take their reference under map_mu
+     * (core_mapping), so the old map cannot be freed between the two.
+     */
+    _Atomic(struct tagmap *) map;
+    uv_mutex_t map_mu;
+    char *map_sig;
     struct fanout *fanout;
     struct source *sources;
     size_t nsources;
@@ -275,22 +286,42 @@ batch_add(struct pipeline *p, struct ckpt *c, const struct txn *t, struct tagset
         b->first_commit_ns = now_ns();
         b->first_commit_us = commit_us;
         p->open = b;
-        if (p->cfg->delivery.coalesce_ms > 0)
-            AZ(uv_timer_start(&p->coalesce, coalesce_cb, (uint64_t)p->cfg->delivery.coalesce_ms,
-                              0));
+        if (p->coalesce_ms > 0)
+            AZ(uv_timer_start(&p->coalesce, coalesce_cb, (uint64_t)p->coalesce_ms, 0));
     }
     tagset_merge(b->tags, tags);
     if (txn_broad(t, b->broad) != 0)
         b->broad_ok = 0;
     b->entries = tp_realloc(b->entries, (b->nentries + 1) * sizeof *b->entries);
     b->entries[b->nentries++] = c;
-    if (p->cfg->delivery.coalesce_ms == 0)
+    if (p->coalesce_ms == 0)
         batch_close(p);
 }
 
 /*------------------------------------------------------------------------
  * Callbacks from connectors (struct conn_core).
  */
+
+static const struct tagmap *
+current_map(const struct pipeline *p)
+{
+    return (atomic_load_explicit(&((struct pipeline *)(uintptr_t)p)->map, memory_order_acquire));
+}
+
+static struct tagmap *
+core_mapping(void *arg, const struct tagmap *have)
+{
+    struct source *s;
+    struct tagmap *m;
+
+    CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
+    if (current_map(s->p) == have)
+        return (NULL);
+    uv_mutex_lock(&s->p->map_mu);
+    m = tagmap_ref(current_map(s->p));
+    uv_mutex_unlock(&s->p->map_mu);
+    return (m);
+}
 
 static void
 src_reset(struct source *s)
@@ -316,7 +347,7 @@ core_relation(void *arg, const char *table, const char *const *cols, size_t ncol
     const struct tagmap_entry *e;
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
-    e = tagmap_lookup(s->p->cfg->map, table);
+    e = tagmap_lookup(current_map(s->p), table);
     if (e == NULL || tagset_has(s->seen_tables, table, strlen(table)))
         return;
     tagset_add(s->seen_tables, table, strlen(table));
@@ -330,6 +361,10 @@ core_begin(void *arg)
 
     CAST_OBJ_NOTNULL(s, arg, SOURCE_MAGIC);
     src_reset(s);
+    if (txn_map(s->txn) != current_map(s->p)) { /* a reload: the new map from here on */
+        txn_destroy(&s->txn);
+        s->txn = txn_new(current_map(s->p), s->p->cfg->max_txn_tags, s->cfg->name);
+    }
     s->in_txn = 1;
 }
 
@@ -473,10 +508,14 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
     ALLOC_OBJ(p, PIPELINE_MAGIC);
     p->loop = loop;
     p->cfg = cfg;
+    p->coalesce_ms = cfg->delivery.coalesce_ms;
     if (fanout_new(&p->fanout, loop, cfg->sinks, cfg->nsinks, &cfg->delivery) != 0) {
         FREE_OBJ(p);
         return (-1);
     }
+    atomic_init(&p->map, tagmap_ref(cfg->map));
+    AZ(uv_mutex_init(&p->map_mu));
+    p->map_sig = tp_strdup(cfg->map_sig);
     AZ(uv_timer_init(loop, &p->coalesce));
     p->coalesce.data = p;
     AZ(uv_timer_init(loop, &p->drain));
@@ -492,6 +531,7 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
         s->seen_tables = tagset_new();
         s->core = (struct conn_core){
             .arg = s,
+            .mapping = core_mapping,
             .relation = core_relation,
             .begin = core_begin,
             .change = core_change,
@@ -519,7 +559,7 @@ pipeline_start(struct pipeline *p)
     for (i = 0; i < p->nsources; i++) {
         struct source *s = &p->sources[i];
         struct conn_env env = {p->cfg->state_dir, p->cfg->max_txn_tags};
-        if (s->cfg->impl->start(s->cfg->priv, p->loop, p->cfg->map, &s->core, &env) != 0)
+        if (s->cfg->impl->start(s->cfg->priv, p->loop, &s->core, &env) != 0)
             return (-1);
     }
     return (0);
@@ -590,6 +630,33 @@ pipeline_status(const struct pipeline *p, struct pipeline_status *st)
     st->pending = pipeline_pending(p);
 }
 
+/*
+ * A new mapping: every transaction that begins from now on uses it; those
+ * read already finish on the old one, which their txn keeps referenced.
+ */
+static void
+pipeline_remap(struct pipeline *p, const struct config *cfg)
+{
+    struct tagmap *old;
+    size_t i;
+
+    uv_mutex_lock(&p->map_mu);
+    old = atomic_exchange_explicit(&p->map, tagmap_ref(cfg->map), memory_order_acq_rel);
+    uv_mutex_unlock(&p->map_mu);
+    log_info("reload: mapping replaced (%zu tables, was %zu); applied from each source's next "
+             "transaction",
+             tagmap_count(cfg->map), tagmap_count(old));
+    tagmap_unref(&old);
+    free(p->map_sig);
+    p->map_sig = tp_strdup(cfg->map_sig);
+    for (i = 0; i < p->nsources; i++) {
+        struct source *s = &p->sources[i];
+        tagset_clear(s->seen_tables); /* check the new templates' columns again */
+        if (s->cfg->impl->remapped != NULL)
+            s->cfg->impl->remapped(s->cfg->priv);
+    }
+}
+
 void
 pipeline_reload(struct pipeline *p, const struct config *cfg)
 {
@@ -597,9 +664,15 @@ pipeline_reload(struct pipeline *p, const struct config *cfg)
     if (p->fanout == NULL)
         return;
     fanout_reconfigure(p->fanout, cfg->sinks, cfg->nsinks, &cfg->delivery);
-    log_info("reloaded %s: %zu sinks, %zu nodes now (mapping, sources, state_dir and "
-             "coalesce_ms take effect at the next start)",
-             cfg->path, cfg->nsinks, fanout_nnodes(p->fanout));
+    p->coalesce_ms = cfg->delivery.coalesce_ms;
+    if (strcmp(cfg->map_sig, p->map_sig) != 0)
+        pipeline_remap(p, cfg);
+    if (strcmp(cfg->restart_sig, p->cfg->restart_sig) != 0)
+        log_warn("reload: sources, state_dir, max_txn_tags and listen changed in %s: they take "
+                 "effect at the next start",
+                 cfg->path);
+    log_info("reloaded %s: %zu mapped tables, %zu sinks, %zu nodes now", cfg->path,
+             tagmap_count(current_map(p)), cfg->nsinks, fanout_nnodes(p->fanout));
 }
 
 static void
@@ -651,6 +724,7 @@ void
 pipeline_destroy(struct pipeline **pp)
 {
     struct pipeline *p = *pp;
+    struct tagmap *m;
     struct ckpt *c;
     size_t i;
 
@@ -667,6 +741,10 @@ pipeline_destroy(struct pipeline **pp)
         tagset_destroy(&s->seen_tables);
     }
     free(p->sources);
+    m = atomic_load(&p->map);
+    tagmap_unref(&m);
+    uv_mutex_destroy(&p->map_mu);
+    free(p->map_sig);
     FREE_OBJ(p);
     *pp = NULL;
 }

@@ -26,9 +26,11 @@ int pipeline_new(struct pipeline **, uv_loop_t *, const struct config *);
 /* Start every source.  0, or -1 when a source could not even be started. */
 int pipeline_start(struct pipeline *);
 /*
- * Apply a reloaded configuration's sinks and delivery settings (SIGHUP).  The
- * sinks of cfg are borrowed from now on: cfg must outlive the pipeline or the
- * next reload.  Mapping, sources, state_dir and coalesce_ms stay as started.
+ * Apply a reloaded configuration (SIGHUP): its sinks and delivery settings,
+ * and its mapping when that differs (each source switches at its next
+ * transaction; the pipeline takes its own reference).  The sinks of cfg are
+ * borrowed from now on: cfg must outlive the pipeline or the next reload.
+ * Sources, state_dir, max_txn_tags and listen stay as started (logged).
  */
 void pipeline_reload(struct pipeline *, const struct config *cfg);
 /*

@@ -1,3 +1,4 @@
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct tagmap_entry {
 struct tagmap {
     unsigned magic;
 #define TAGMAP_MAGIC 0x6d2c51a8
+    atomic_uint refs;
     struct tagmap_entry *entries; /* sorted by table */
     size_t n;
 };
@@ -312,6 +314,7 @@ tagmap_compile(struct tagmap **mp, const json_t *mapping, size_t max_tag_bytes, 
     if (cfg_expect_object(ctx, mapping, "the mapping") != 0)
         return (-1);
     ALLOC_OBJ(m, TAGMAP_MAGIC);
+    atomic_init(&m->refs, 1);
     m->entries = tp_calloc(json_object_size(mapping), sizeof *m->entries);
     json_object_foreach((json_t *)mapping, table, obj)
     {
@@ -323,7 +326,7 @@ tagmap_compile(struct tagmap **mp, const json_t *mapping, size_t max_tag_bytes, 
             break;
     }
     if (rv != 0) {
-        tagmap_destroy(&m);
+        tagmap_unref(&m);
         return (-1);
     }
     qsort(m->entries, m->n, sizeof *m->entries, cmp_entry);
@@ -331,20 +334,33 @@ tagmap_compile(struct tagmap **mp, const json_t *mapping, size_t max_tag_bytes, 
     return (0);
 }
 
+struct tagmap *
+tagmap_ref(const struct tagmap *cm)
+{
+    struct tagmap *m = (struct tagmap *)(uintptr_t)cm; /* the count is not the map's content */
+
+    CHECK_OBJ_NOTNULL(m, TAGMAP_MAGIC);
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return (m);
+}
+
 void
-tagmap_destroy(struct tagmap **mp)
+tagmap_unref(struct tagmap **mp)
 {
     struct tagmap *m = *mp;
     size_t i;
 
     if (m == NULL)
         return;
+    *mp = NULL;
     CHECK_OBJ_NOTNULL(m, TAGMAP_MAGIC);
+    /* Release: our reads of the map happen before whoever frees it. */
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
     for (i = 0; i < m->n; i++)
         entry_free(&m->entries[i]);
     free(m->entries);
     FREE_OBJ(m);
-    *mp = NULL;
 }
 
 size_t

@@ -12,7 +12,11 @@
  *  (every byte outside A-Z a-z 0-9 - . _ ~ becomes %XX).
  *
  * Ownership: tagmap_compile() copies what it needs from the JSON; the map is
- * immutable afterwards and may be shared.  Entries are borrowed from the map.
+ * immutable afterwards and reference-counted (atomically), so a reload can
+ * replace it while a reader thread and in-flight transactions still hold the
+ * old one.  compile returns the first reference; tagmap_ref() takes another
+ * and tagmap_unref() drops one (the last frees).  Entries are borrowed from
+ * the map and live as long as a reference to it.
  */
 #ifndef TP_TAGMAP_H
 #define TP_TAGMAP_H
@@ -33,7 +37,9 @@ struct tagset;
 /* 0 or -1 with the error recorded in ctx (positions relative to ctx's file). */
 int tagmap_compile(struct tagmap **, const json_t *mapping, size_t max_tag_bytes,
                    struct cfg_ctx *ctx);
-void tagmap_destroy(struct tagmap **);
+struct tagmap *tagmap_ref(const struct tagmap *);
+/* Drop a reference and NULL *mp; any thread. */
+void tagmap_unref(struct tagmap **mp);
 
 size_t tagmap_count(const struct tagmap *);
 const struct tagmap_entry *tagmap_at(const struct tagmap *, size_t i);

@@ -9,7 +9,7 @@
 struct txn {
     unsigned magic;
 #define TXN_MAGIC 0x7e1a5c02
-    const struct tagmap *map;
+    struct tagmap *map; /* a reference: the transaction finishes on the map it began with */
     size_t max_tags;
     char *source;
     struct tagset *tags;
@@ -26,7 +26,7 @@ txn_new(const struct tagmap *map, size_t max_tags, const char *source)
     struct txn *t;
 
     ALLOC_OBJ(t, TXN_MAGIC);
-    t->map = map;
+    t->map = tagmap_ref(map);
     t->max_tags = max_tags;
     t->source = tp_strdup(source);
     t->tags = tagset_new();
@@ -46,8 +46,16 @@ txn_destroy(struct txn **tp)
     tagset_destroy(&t->literal);
     free(t->touched);
     free(t->source);
+    tagmap_unref(&t->map);
     FREE_OBJ(t);
     *tp = NULL;
+}
+
+const struct tagmap *
+txn_map(const struct txn *t)
+{
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    return (t->map);
 }
 
 void

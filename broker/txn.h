@@ -8,7 +8,9 @@
  * Bounded memory: past max_tags distinct tags the transaction keeps only the
  * set of mapped tables it touched, and finishes as their fallback tags.
  *
- * The tagmap is borrowed, read-only, and must outlive the txn.
+ * The txn holds a reference to its tagmap (taken by txn_new, dropped by
+ * txn_destroy): a reload that replaces the mapping leaves a transaction
+ * being read, or handed to the loop, on the map it began with.
  */
 #ifndef TP_TXN_H
 #define TP_TXN_H
@@ -35,6 +37,8 @@ struct txn_counts {
 
 struct txn *txn_new(const struct tagmap *, size_t max_tags, const char *source);
 void txn_destroy(struct txn **);
+/* The map the transaction applies (borrowed): a reader compares it with the current one. */
+const struct tagmap *txn_map(const struct txn *);
 void txn_reset(struct txn *);
 void txn_change(struct txn *, const struct change *);
 /*

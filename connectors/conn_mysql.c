@@ -3,7 +3,8 @@
  *
  * Threads: the client library's dump fetch blocks, so one reader thread per
  * source owns the connection, the binlog decoder (binlog.c) and the
- * transaction being read (broker/txn.c, with the read-only tagmap).  It hands
+ * transaction being read (broker/txn.c, with a reference to the tagmap,
+ * replaced at a transaction start after a reload).  It hands
  * each committed transaction to the loop through a bounded queue and
  * uv_async; when the queue is full the thread waits (back-pressure reaches
  * the server through TCP).  Nothing else crosses the thread boundary: the
@@ -81,7 +82,7 @@ struct my {
     /* reader thread only */
     uv_thread_t thread;
     int thread_started;
-    const struct tagmap *map;
+    struct tagmap *map; /* a reference; the loop thread sets it only before the thread runs */
     char *password;
     struct txn *txn;
     struct bl_decoder *dec;
@@ -733,12 +734,30 @@ cb_schema_changed(void *arg, const char *table)
     names_drop(arg, table);
 }
 
+/*
+ * A reload replaced the mapping: decode from this transaction on with the new
+ * one.  core is set before this thread starts and mapping() is safe here.
+ */
+static void
+take_map(struct my *m)
+{
+    struct tagmap *n = m->core->mapping(m->core->arg, m->map);
+
+    if (n == NULL)
+        return;
+    tagmap_unref(&m->map);
+    m->map = n;
+    txn_destroy(&m->txn);
+    m->txn = txn_new(m->map, m->max_txn_tags, m->name);
+}
+
 static void
 cb_begin(void *arg)
 {
     struct my *m = arg;
 
     txn_reset(m->txn);
+    take_map(m);
 }
 
 static void
@@ -952,16 +971,15 @@ flush_cb(uv_timer_t *t)
 }
 
 static int
-my_start(void *priv, uv_loop_t *loop, const struct tagmap *map, const struct conn_core *core,
-         const struct conn_env *env)
+my_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct conn_env *env)
 {
     struct my *m;
     size_t n;
 
     CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
     m->loop = loop;
-    m->map = map;
     m->core = core;
+    m->map = core->mapping(core->arg, NULL);
     if (load_password(m) != 0)
         return (-1);
     AZ(uv_mutex_init(&m->mu));
@@ -1057,6 +1075,7 @@ my_destroy(void *priv)
     for (i = 0; m->names != NULL && i < m->nnames;)
         names_drop(m, m->names[i].table);
     free(m->names);
+    tagmap_unref(&m->map);
     secret_free(&m->password);
     free(m->name);
     free(m->host);
@@ -1173,7 +1192,8 @@ my_check_online(void *priv, const struct tagmap *map)
     MYSQL *c;
 
     CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
-    m->map = map;
+    tagmap_unref(&m->map);
+    m->map = tagmap_ref(map);
     AZ(uv_mutex_init(&m->mu));
     if (load_password(m) != 0)
         return (-1);

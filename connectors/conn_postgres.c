@@ -68,7 +68,7 @@ struct pg {
     int problems; /* found while checking */
     /* runtime */
     uv_loop_t *loop;
-    const struct tagmap *map;
+    struct tagmap *map; /* a reference; refreshed from core->mapping() at each connect */
     const struct conn_core *core;
     enum pg_state state;
     PGconn *conn;
@@ -341,11 +341,31 @@ conn_params(const struct pg *pg, int replication, const char **keys, const char 
     vals[n] = NULL;
 }
 
+/*
+ * Take the current mapping.  Only between sessions: the set-up steps check the
+ * tables and the publication against it, and the server sends every Relation
+ * again in the new session, so no transaction mixes two maps.
+ */
+static void
+pg_take_map(struct pg *pg)
+{
+    struct tagmap *m = pg->core->mapping(pg->core->arg, pg->map);
+    size_t i;
+
+    if (m == NULL)
+        return;
+    tagmap_unref(&pg->map);
+    pg->map = m;
+    for (i = 0; i < pg->nrels; i++)
+        pg->rels[i].entry = pg->rels[i].table ? tagmap_lookup(pg->map, pg->rels[i].table) : NULL;
+}
+
 static void
 pg_connect(struct pg *pg)
 {
     const char *keys[5], *vals[5];
 
+    pg_take_map(pg);
     conn_params(pg, 1, keys, vals);
     pg->state = PG_CONNECTING;
     pg->conn = PQconnectStartParams(keys, vals, 1);
@@ -1181,15 +1201,13 @@ poll_cb(uv_poll_t *h, int status, int events)
  */
 
 static int
-pg_start(void *priv, uv_loop_t *loop, const struct tagmap *map, const struct conn_core *core,
-         const struct conn_env *env)
+pg_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct conn_env *env)
 {
     struct pg *pg;
 
     (void)env; /* the slot keeps the position */
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
     pg->loop = loop;
-    pg->map = map;
     pg->core = core;
     pg->dec = pgo_new();
     if (pg_load_password(pg) != 0)
@@ -1245,6 +1263,30 @@ pg_stop(void *priv, void (*done)(void *), void *arg)
     uv_close((uv_handle_t *)&pg->timer, timer_closed);
 }
 
+/*
+ * A reload replaced the mapping: start a new session at once (from the
+ * confirmed position, so nothing is skipped) to check the new tables, replica
+ * identities and publication, and to decode with the new map.  A session
+ * waiting to reconnect picks the map up when it does.
+ */
+static void
+pg_remapped(void *priv)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    if (pg->state == PG_WAIT || pg->state == PG_STOPPED)
+        return;
+    log_info("source %s: mapping reloaded: starting a new session to apply it", pg->name);
+    if (pg->state == PG_STREAMING) {
+        pg_send_status(pg, 0);
+        pg->core->state(pg->core->arg, 0);
+    }
+    pg_disconnect(pg);
+    uv_timer_stop(&pg->timer);
+    pg_connect(pg);
+}
+
 static void
 pg_destroy(void *priv)
 {
@@ -1258,6 +1300,7 @@ pg_destroy(void *priv)
     free(pg->oldv);
     free(pg->newv);
     pgo_destroy(&pg->dec);
+    tagmap_unref(&pg->map);
     secret_free(&pg->password);
     free(pg->name);
     free(pg->conninfo);
@@ -1328,7 +1371,8 @@ pg_check_online(void *priv, const struct tagmap *map)
     char *s, sql[512];
 
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
-    pg->map = map;
+    tagmap_unref(&pg->map);
+    pg->map = tagmap_ref(map);
     if (pg_load_password(pg) != 0)
         return (-1);
     conn_params(pg, 0, keys, vals);
@@ -1366,6 +1410,7 @@ const struct connector_impl conn_postgres = {
     .name = "postgres",
     .configure = pg_configure,
     .start = pg_start,
+    .remapped = pg_remapped,
     .confirm = pg_confirm,
     .stop = pg_stop,
     .destroy = pg_destroy,

@@ -5,9 +5,15 @@
  * connectors/connector.c.  The core (broker/pipeline.c) drives it; adding a
  * connector never touches the pipeline.
  *
- * Threading: every callback in struct conn_core is called on the loop thread.
- * A connector whose client library blocks keeps its thread private and hands
- * changes to the loop itself (see the MySQL connector).
+ * Threading: every callback in struct conn_core is called on the loop thread,
+ * except mapping(), which any thread may call.  A connector whose client
+ * library blocks keeps its thread private and hands changes to the loop
+ * itself (see the MySQL connector).
+ *
+ * Mapping: a connector holds a reference to the tagmap it decodes with and
+ * asks mapping() at each transaction start whether a reload (SIGHUP) replaced
+ * it, so a new mapping applies from a transaction boundary on and a
+ * transaction never mixes two.
  *
  * Positions: struct src_pos is a value type.  The connector fills it and the
  * core hands the same bytes back in confirm(); only the connector interprets
@@ -37,6 +43,12 @@ struct src_pos {
 /* What the core offers a running connector.  All calls on the loop thread. */
 struct conn_core {
     void *arg;
+    /*
+     * NULL when have is still the current mapping (one atomic load), else a
+     * new reference to the current one, which the caller owns (tagmap_unref).
+     * have may be NULL (no map yet).  Any thread.
+     */
+    struct tagmap *(*mapping)(void *arg, const struct tagmap *have);
     /* A table's column list became known (or changed); mapped tables only. */
     void (*relation)(void *arg, const char *table, const char *const *cols, size_t ncols);
     void (*begin)(void *arg);
@@ -75,9 +87,15 @@ struct connector_impl {
     /* Validate type-specific keys; obj is the source's JSON object.  May keep borrowed
      * pointers into obj only after json_incref()ing it. */
     int (*configure)(void **priv, const char *srcname, const json_t *obj, struct cfg_ctx *);
-    /* Begin streaming.  The tagmap and env are borrowed for the life of the connector. */
-    int (*start)(void *priv, uv_loop_t *, const struct tagmap *, const struct conn_core *,
-                 const struct conn_env *);
+    /* Begin streaming.  core and env are borrowed for the life of the connector. */
+    int (*start)(void *priv, uv_loop_t *, const struct conn_core *, const struct conn_env *);
+    /*
+     * Optional, loop thread: a reload replaced the mapping.  A connector whose
+     * server-side set-up depends on the mapped tables (a publication, replica
+     * identity checks) redoes it here; others just pick the new map up at the
+     * next transaction through core->mapping().
+     */
+    void (*remapped)(void *priv);
     /* Everything up to and including pos is delivered; persist/report it. */
     void (*confirm)(void *priv, const struct src_pos *);
     /* Stop reading and close handles; done(arg) runs when all handles are closed. */
@@ -86,6 +104,7 @@ struct connector_impl {
     /*
      * Optional, for `tagpurge check --online`: connect (blocking), report each
      * problem with its fix on stderr, return how many; -1 when unreachable.
+     * The tagmap is borrowed for the call.
      */
     int (*check_online)(void *priv, const struct tagmap *);
     /* Human-readable position for logs: "0/1957B58", "binlog.000002:1234". */

@@ -69,7 +69,7 @@ apply(const char *table, enum change_op op, const struct col_value *oldv,
     for (i = 0; i < n; i++)
         o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", tags[i]);
     tagset_destroy(&ts);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
     return (out);
 }
 
@@ -112,7 +112,7 @@ TEST(several_placeholders_per_tag)
     ASSERT_STR_EQ(tags[0], "p-x-y");
     ASSERT_STR_EQ(tags[1], "xy");
     tagset_destroy(&ts);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 TEST(null_drops_only_that_tag)
@@ -149,7 +149,7 @@ TEST(explicit_fallback_tags)
     ASSERT_STR_EQ(tagset_sorted(ts, &n)[0], "pairs");
     ASSERT_EQ(n, 1);
     tagset_destroy(&ts);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 TEST(missing_fallback_is_flagged)
@@ -164,7 +164,7 @@ TEST(missing_fallback_is_flagged)
     ASSERT_EQ(tagmap_apply(tagmap_lookup(m, "public.bare"), &c, ts), TM_FALLBACK | TM_NOFALLBACK);
     ASSERT_EQ(tagset_count(ts), 0);
     tagset_destroy(&ts);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 TEST(truncate_purges_fallback)
@@ -315,7 +315,7 @@ TEST(missing_columns_are_reported)
     ASSERT_EQ(
         tagmap_missing_columns(tagmap_lookup(m, "public.products"), have, 2, count_missing, &n), 1);
     ASSERT_EQ(n, 1);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 TEST(missing_column_in_change_falls_back)
@@ -330,7 +330,7 @@ TEST(missing_column_in_change_falls_back)
     ASSERT_EQ(tagmap_apply(tagmap_lookup(m, "public.products"), &c, ts), TM_FALLBACK);
     ASSERT_EQ(tagset_count(ts), 2); /* product-1 and the fallback product-list */
     tagset_destroy(&ts);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 /* clang-format off */

@@ -47,7 +47,7 @@ TEST(deduplicates_and_counts)
     ASSERT_EQ(tagset_count(txn_finish(t)), 0);
     ASSERT_EQ(txn_counts(t)->changes, 0);
     txn_destroy(&t);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 TEST(collapses_past_max_tags)
@@ -69,7 +69,7 @@ TEST(collapses_past_max_tags)
     ASSERT_STR_EQ(tagset_sorted(ts, &n)[1], "others");
     ASSERT_EQ(txn_counts(t)->collapsed, 1);
     txn_destroy(&t);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
 }
 
 TEST(broaden_one_or_all_tables)
@@ -86,7 +86,24 @@ TEST(broaden_one_or_all_tables)
     txn_broaden(t, NULL);
     ASSERT_EQ(tagset_count(txn_finish(t)), 2);
     txn_destroy(&t);
-    tagmap_destroy(&m);
+    tagmap_unref(&m);
+}
+
+/* A reload drops the config's reference: the open transaction keeps its map. */
+TEST(keeps_its_map_after_a_reload)
+{
+    struct tagmap *m = map();
+    struct tagmap *second = tagmap_ref(m);
+    struct txn *t = txn_new(m, 100, "s");
+
+    ASSERT(second == m);
+    tagmap_unref(&m);
+    ASSERT(m == NULL);
+    tagmap_unref(&second); /* only the txn holds it now (ASan: not freed yet) */
+    insert(t, "db.items", "7");
+    ASSERT_EQ(tagset_count(txn_finish(t)), 2); /* item-7 items */
+    ASSERT_EQ(tagmap_count(txn_map(t)), 2);
+    txn_destroy(&t); /* the last reference: freed here (ASan: no leak) */
 }
 
 /* clang-format off */
@@ -94,5 +111,6 @@ TEST_MAIN(
     TEST_ENTRY(deduplicates_and_counts)
     TEST_ENTRY(collapses_past_max_tags)
     TEST_ENTRY(broaden_one_or_all_tables)
+    TEST_ENTRY(keeps_its_map_after_a_reload)
 )
 /* clang-format on */
