@@ -1182,6 +1182,73 @@ my_pos_reached(const struct src_pos *confirmed, const char *want)
     return (gtid_reached(confirmed->gtid, want));
 }
 
+/*
+ * `check --online`: the user may read the binlog (REPLICATION SLAVE on *.*).
+ * Privileges a role carries are not followed: a grant only a role holds is
+ * reported missing (the message says where to look).
+ */
+static int
+check_grants(struct my *m, MYSQL *c)
+{
+    char *who = query_value(c, "SELECT CURRENT_USER()", 0);
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    int ok = 0;
+
+    if (mysql_query(c, "SHOW GRANTS") != 0 || (res = mysql_store_result(c)) == NULL) {
+        log_warn("source %s: SHOW GRANTS failed (%s): REPLICATION SLAVE not checked", m->name,
+                 mysql_error(c));
+        free(who);
+        return (0);
+    }
+    while ((row = mysql_fetch_row(res)) != NULL)
+        if (row[0] != NULL && strstr(row[0], " ON *.* ") != NULL &&
+            (strstr(row[0], "REPLICATION SLAVE") != NULL ||
+             strstr(row[0], "ALL PRIVILEGES") != NULL))
+            ok = 1;
+    mysql_free_result(res);
+    if (!ok)
+        log_err("source %s: user %s may not read the binlog: run GRANT REPLICATION SLAVE ON *.* "
+                "TO %s (if a role grants it, make that role the user's default)",
+                m->name, who ? who : "?", who ? who : "the user");
+    free(who);
+    return (!ok);
+}
+
+/*
+ * `check --online`: a replica registered with the server under our server_id
+ * (the server would disconnect one of us).  Listing replicas needs
+ * REPLICATION MASTER ADMIN (MariaDB) or REPLICATION SLAVE (MySQL 8's SHOW
+ * REPLICAS); without it the check is skipped, and said so.  tagpurge itself
+ * does not register, so a running tagpurge is not listed.
+ */
+static int
+check_server_id_clash(struct my *m, MYSQL *c)
+{
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    int clash = 0;
+
+    if (mysql_query(c, "SHOW SLAVE HOSTS") != 0 && mysql_query(c, "SHOW REPLICAS") != 0) {
+        log_info("source %s: cannot list the server's replicas (%s): server_id clash not checked; "
+                 "grant REPLICATION MASTER ADMIN to check it",
+                 m->name, mysql_error(c));
+        return (0);
+    }
+    if ((res = mysql_store_result(c)) == NULL)
+        return (0);
+    while ((row = mysql_fetch_row(res)) != NULL)
+        if (mysql_num_fields(res) >= 3 && row[0] != NULL &&
+            strtoul(row[0], NULL, 10) == m->server_id) {
+            log_err("source %s: server_id %u is already used by the replica registered from "
+                    "%s:%s: choose a unique server_id",
+                    m->name, m->server_id, row[1] ? row[1] : "?", row[2] ? row[2] : "?");
+            clash = 1;
+        }
+    mysql_free_result(res);
+    return (clash);
+}
+
 /* `check --online`: the same checks the reader thread makes, plus the privileges. */
 static int
 my_check_online(void *priv, const struct tagmap *map)
@@ -1211,6 +1278,8 @@ my_check_online(void *priv, const struct tagmap *map)
                 m->name, mysql_error(c));
         problems++;
     }
+    problems += check_grants(m, c);
+    problems += check_server_id_clash(m, c);
     mysql_close(c);
     uv_mutex_destroy(&m->mu);
     return (problems);

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Issue 3: clear errors naming the fix for a missing REPLICATION SLAVE
-privilege, a server_id that is the server's own, and binlog disabled; with
+privilege, a server_id that is the server's own, and binlog disabled (issue 5:
+`check --online` reports each, plus binlog_format / binlog_row_image /
+binlog_row_metadata below what tagpurge needs and a server_id used by a real
+registered replica); with
 binlog_row_metadata below FULL, column names come from information_schema,
 guarded: a column-count mismatch (the table changed after the event was
 written) purges the table's fallback tags instead of decoding with a wrong
@@ -40,11 +43,11 @@ def source(c, **kw):
             "sources": [src], "sinks": []}
 
 
-def check_online(c, cfg, want_rc, want_text):
+def check_online(c, cfg, want_rc, want_text, env_pw="replpw"):
     path = c.tmp / "check.json"
     path.write_text(json.dumps(cfg))
     out = subprocess.run([c.bin, "check", "--online", "-c", str(path)], capture_output=True,
-                         text=True, timeout=30, env=dict(os.environ, TAGPURGE_MY_PASSWORD="replpw"))
+                         text=True, timeout=30, env=dict(os.environ, TAGPURGE_MY_PASSWORD=env_pw))
     tp.check(out.returncode == want_rc and want_text in out.stdout + out.stderr,
              f"check --online: exit {out.returncode}, want {want_rc} and {want_text!r}:\n"
              f"{out.stdout}{out.stderr}")
@@ -52,25 +55,60 @@ def check_online(c, cfg, want_rc, want_text):
 
 def errors(c):
     check_online(c, source(c), 0, "source my: OK")
-    c.my.sql("SET GLOBAL binlog_format = 'MIXED'")
-    try:
-        check_online(c, source(c), 1, "binlog_format is MIXED: set binlog_format=ROW")
-    finally:
-        c.my.sql("SET GLOBAL binlog_format = 'ROW'")
+    for var, bad, text in (("binlog_format", "MIXED", "binlog_format is MIXED: set "
+                            "binlog_format=ROW"),
+                           ("binlog_row_image", "MINIMAL", "binlog_row_image is MINIMAL: set "
+                            "binlog_row_image=FULL"),
+                           ("binlog_row_metadata", "MINIMAL", "binlog_row_metadata is MINIMAL: "
+                            "set binlog_row_metadata=FULL")):
+        good = c.my.sql(f"SELECT @@global.{var}")
+        c.my.sql(f"SET GLOBAL {var} = '{bad}'")
+        try:
+            check_online(c, source(c), 1, text)
+        finally:
+            c.my.sql(f"SET GLOBAL {var} = '{good}'")
     c.my.sql("DROP USER IF EXISTS 'noslave'@'127.0.0.1'; "
              "CREATE USER 'noslave'@'127.0.0.1' IDENTIFIED BY 'x'; "
              "GRANT BINLOG MONITOR, SELECT ON *.* TO 'noslave'@'127.0.0.1'")
     run_until(c, source(c, user="noslave"), "grant REPLICATION SLAVE to the user", env_pw="x")
+    check_online(c, source(c, user="noslave"), 1, "user noslave@127.0.0.1 may not read the "
+                 "binlog: run GRANT REPLICATION SLAVE ON *.* TO noslave@127.0.0.1", env_pw="x")
     run_until(c, source(c, server_id=1), "server_id 1 is the server's own: choose another")
+    check_online(c, source(c, server_id=1), 1, "server_id 1 is the server's own")
     root = tp.services.make_root()
     try:
-        nolog = tp.services.MariaDB(root, extra_args=["--skip-log-bin"])
+        nolog = tp.services.MariaDB(root, extra_args=["--skip-log-bin", "--server-id=777",
+                                                      "--report-host=127.0.0.1"])
         cfg = source(c, port=nolog.port)
         run_until(c, cfg, "binary logging is disabled on the server: start it with log_bin")
         check_online(c, cfg, 1, "binary logging is disabled on the server")
+        replica_clash(c, nolog)
         nolog.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def replica_clash(c, replica):
+    """A real replica registered with server_id 777: check --online names it when
+    it may list replicas, and says it could not check otherwise."""
+    file, pos = c.position()
+    replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={c.my.port}, "
+                f"MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=no, "
+                f"MASTER_LOG_FILE='{file}', MASTER_LOG_POS={pos}; START SLAVE")
+    try:
+        tp.wait(lambda: "777" in c.my.sql("SHOW SLAVE HOSTS"), "the replica to register", 15)
+        c.my.sql("DROP USER IF EXISTS 'admin'@'127.0.0.1'; "
+                 "CREATE USER 'admin'@'127.0.0.1' IDENTIFIED BY 'x'; "
+                 "GRANT REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SELECT "
+                 "ON *.* TO 'admin'@'127.0.0.1'")
+        check_online(c, source(c, user="admin", server_id=777), 1,
+                     "server_id 777 is already used by the replica registered from 127.0.0.1:",
+                     env_pw="x")
+        check_online(c, source(c, user="admin"), 0, "source my: OK", env_pw="x")
+        check_online(c, source(c, server_id=777), 0, "server_id clash not checked; grant "
+                     "REPLICATION MASTER ADMIN to check it")
+    finally:
+        replica.sql("STOP SLAVE")
 
 
 def duplicate_server_id(c):
