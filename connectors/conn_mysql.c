@@ -977,11 +977,11 @@ my_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct
     size_t n;
 
     CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    if (load_password(m) != 0)
+        return (-1); /* before m->loop is set: stop() then has nothing to close */
     m->loop = loop;
     m->core = core;
     m->map = core->mapping(core->arg, NULL);
-    if (load_password(m) != 0)
-        return (-1);
     AZ(uv_mutex_init(&m->mu));
     AZ(uv_cond_init(&m->cond));
     AZ(uv_async_init(loop, &m->async, async_cb));

@@ -1207,11 +1207,11 @@ pg_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct
 
     (void)env; /* the slot keeps the position */
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    if (pg_load_password(pg) != 0)
+        return (-1); /* before pg->loop is set: stop() then has nothing to close */
     pg->loop = loop;
     pg->core = core;
     pg->dec = pgo_new();
-    if (pg_load_password(pg) != 0)
-        return (-1);
     AZ(uv_timer_init(loop, &pg->timer));
     pg->timer.data = pg;
     pg->open_handles++;

@@ -2,7 +2,8 @@
 # `cpack -G DEB` builds a package with the binary, the unit, the example
 # config in /etc/tagpurge (conffiles) and the VCL; as root it also installs
 # it, checks the installed files work (check -c /etc/tagpurge/tagpurge.json,
-# systemd-analyze verify of the installed unit), and removes it again.
+# systemd-analyze verify of the installed unit, a start/reload/stop as the
+# unit's Exec lines do it), and purges it again.
 # Starting the service needs systemd as PID 1, which CI does not have: the
 # postinst starts it only where /run/systemd/system exists.
 #
@@ -27,10 +28,10 @@ for d in libuv1 libjansson4 libcurl4 libpq5 libmariadb3; do
   grep -q "$d" <<<"$deps" || { echo "FAIL: Depends lacks $d: $deps"; exit 1; }
 done
 echo "$deb: $(wc -l <<<"$files") entries; Depends: $deps"
-if [ "$(id -u)" != 0 ] || dpkg -s tagpurge >/dev/null 2>&1; then
+if [ "$(id -u)" != 0 ] || dpkg-query -W -f='${Status}' tagpurge 2>/dev/null | grep -q 'ok installed'; then
   echo "not root, or a tagpurge package is installed already: not installing"; exit 0
 fi
-trap 'dpkg -r tagpurge >/dev/null 2>&1 || true' EXIT
+trap 'dpkg -P tagpurge >/dev/null 2>&1 || true' EXIT
 dpkg -i "$deb"
 /usr/bin/tagpurge --version
 /usr/bin/tagpurge check -c /etc/tagpurge/tagpurge.json
@@ -38,6 +39,29 @@ if command -v systemd-analyze >/dev/null; then
   out=$(systemd-analyze verify /usr/lib/systemd/system/tagpurge.service 2>&1)
   [ -z "$out" ] || { echo "$out"; echo "FAIL: the installed unit does not verify"; exit 1; }
 fi
-dpkg -r tagpurge
+# Start it the way the unit does (ExecStart, then ExecReload's SIGHUP, then the
+# stop's SIGTERM), minus systemd: /healthz answers, the reload of the installed
+# conffiles is accepted, and it exits 0.  The example sources are unreachable
+# here: tagpurge retries them, which is what it would do under systemd too.
+exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/tagpurge.service)
+log=$(mktemp)
+TAGPURGE_PG_PASSWORD=unused $exec_start >"$log" 2>&1 &
+pid=$!
+ok=
+for _ in $(seq 50); do
+  if curl -fsS http://127.0.0.1:9187/healthz >/dev/null 2>&1; then ok=1; break; fi
+  sleep 0.1
+done
+[ -n "$ok" ] || { cat "$log"; kill "$pid"; echo "FAIL: /healthz did not answer"; exit 1; }
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "reloaded /etc/tagpurge/tagpurge.json" "$log" && break; sleep 0.1; done
+grep -q "reloaded /etc/tagpurge/tagpurge.json" "$log" || { cat "$log"; echo "FAIL: no reload"; exit 1; }
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 0 ] || { cat "$log"; echo "FAIL: exit $rc after SIGTERM"; exit 1; }
+echo "started as ExecStart does: /healthz 200, SIGHUP reloaded, SIGTERM exit 0"
+rm -f "$log"
+dpkg -P tagpurge
 [ ! -e /usr/bin/tagpurge ] || { echo "FAIL: removal left /usr/bin/tagpurge"; exit 1; }
+[ ! -e /etc/tagpurge/tagpurge.json ] || { echo "FAIL: purge left /etc/tagpurge"; exit 1; }
 echo "installed, checked and removed cleanly"

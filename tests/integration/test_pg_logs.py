@@ -2,9 +2,11 @@
 """Issue 5: log formats.  "log_format": "json" makes every line one JSON object
 (ts, level, msg), a hostile value's CR/LF included; under systemd (stderr is
 the journal stream named by JOURNAL_STREAM) lines carry syslog priority
-prefixes instead of timestamps.  A header token never appears."""
+prefixes instead of timestamps.  A header token never appears.  A source
+password that cannot be read at start is one error line and exit 1."""
 import json
 import os
+import subprocess
 import sys
 
 import tp
@@ -48,6 +50,16 @@ def body(c):
     tp.check(any(ln.startswith("<6>tagpurge ") for ln in jl), "the start line at info (<6>)")
     tp.check(TOKEN not in journal.read_text(), "the token was logged")
     print(f"{len(lines)} JSON lines, levels {sorted(levels)}; {len(jl)} journal lines")
+
+    # A secret that cannot be read at start: one clear line, exit 1, no crash.
+    cfg["sources"][0]["password_env"] = "TP_TEST_UNSET_PW"
+    c.cfg_path.write_text(json.dumps(cfg))
+    out = subprocess.run([c.bin, "run", "-c", str(c.cfg_path)], capture_output=True, text=True,
+                         timeout=20, env={k: v for k, v in os.environ.items()
+                                          if k != "TP_TEST_UNSET_PW"})
+    tp.check(out.returncode == 1 and "password_env: environment variable TP_TEST_UNSET_PW is "
+             "not set" in out.stderr and "Assertion" not in out.stderr,
+             f"start without the password: exit {out.returncode}\n{out.stderr[-2000:]}")
 
 
 if __name__ == "__main__":
