@@ -79,7 +79,13 @@ read_file(const char *path, char *err, size_t errlen)
     } else {
         buf[len] = '\0';
         if (strlen(buf) != len) {
-            snprintf(err, errlen, "%s: contains a NUL byte", path);
+            size_t at = strlen(buf), line = 1, col = 1, i;
+            for (i = 0; i < at; i++, col++)
+                if (buf[i] == '\n') {
+                    line++;
+                    col = 0;
+                }
+            snprintf(err, errlen, "%s:%zu:%zu: contains a NUL byte", path, line, col);
             free(buf);
             buf = NULL;
         }

@@ -1,6 +1,9 @@
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../connectors/connector.h"
 #include "../sinks/sink.h"
@@ -78,6 +81,9 @@ out:
     return (rv);
 }
 
+#define MAX_SOURCES 64
+#define MAX_SINKS   256
+
 static struct sink *
 find_sink(const struct config *c, const char *name)
 {
@@ -151,6 +157,28 @@ restart_sig(const json_t *root)
     return (sb.p);
 }
 
+/*
+ * A mapping file that cannot be read is an error of the config's "mapping"
+ * key (its file:line:col); one that can is reported at its own positions.
+ */
+static int
+mapping_readable(const char *path, struct cfg_ctx *ctx)
+{
+    struct stat st;
+    int rv = 1;
+
+    cfg_push_key(ctx, "mapping");
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
+        cfg_error(ctx, "cannot open %s: %s", path, strerror(errno));
+        rv = 0;
+    } else if (!S_ISREG(st.st_mode)) {
+        cfg_error(ctx, "%s is not a regular file", path);
+        rv = 0;
+    }
+    cfg_pop(ctx);
+    return (rv);
+}
+
 /* The mapping: a path relative to the config file's folder, or inline. */
 static int
 load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *err, size_t errlen)
@@ -186,6 +214,10 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
     else
         snprintf(path, n, "%s/%s", base, json_string_value(m));
     free(dir);
+    if (!mapping_readable(path, ctx)) {
+        free(path);
+        return (-1);
+    }
     mroot = cfg_load_file(&mctx, path, err, errlen);
     free(path);
     if (mroot == NULL)
@@ -257,6 +289,12 @@ load_array(struct config *c, const json_t *root, const char *key, struct cfg_ctx
     cfg_push_key(ctx, key);
     if (!json_is_array(arr)) {
         rv = cfg_error(ctx, "expected an array");
+        goto out;
+    }
+    /* Names are checked pairwise and tiers followed per sink: keep n small. */
+    if (json_array_size(arr) > (strcmp(key, "sources") == 0 ? MAX_SOURCES : MAX_SINKS)) {
+        rv = cfg_error(ctx, "%zu entries: at most %d %s", json_array_size(arr),
+                       strcmp(key, "sources") == 0 ? MAX_SOURCES : MAX_SINKS, key);
         goto out;
     }
     if (strcmp(key, "sources") == 0)

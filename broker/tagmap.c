@@ -153,7 +153,7 @@ tpl_parse(struct tpl *t, const char *s, struct cfg_ctx *ctx)
 
 static int
 str_array(struct cfg_ctx *ctx, const json_t *obj, const char *key, int required, char ***out,
-          size_t *n, int literal_tags)
+          size_t *n, size_t max_bytes)
 {
     json_t *arr = json_object_get(obj, key), *v;
     size_t i;
@@ -172,10 +172,12 @@ str_array(struct cfg_ctx *ctx, const json_t *obj, const char *key, int required,
         cfg_push_idx(ctx, i);
         if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v))) {
             rv = cfg_error(ctx, "expected a string");
-        } else if (literal_tags) {
+        } else if (max_bytes > 0) { /* literal tags of at most max_bytes */
             const char *s = json_string_value(v);
             if (*s == '\0')
                 rv = cfg_error(ctx, "empty tag");
+            else if (strlen(s) > max_bytes)
+                rv = cfg_error(ctx, "tag longer than max_tag_bytes (%zu)", max_bytes);
             for (; rv == 0 && *s != '\0'; s++)
                 if (!literal_ok(*s) || *s == '{' || *s == '}')
                     rv = cfg_error(ctx,
@@ -191,6 +193,17 @@ str_array(struct cfg_ctx *ctx, const json_t *obj, const char *key, int required,
 out:
     cfg_pop(ctx);
     return (rv);
+}
+
+/* Bytes of a template's literal parts: the shortest tag it can render. */
+static size_t
+tpl_fixed_len(const struct tpl *t)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < t->nparts; i++)
+        n += t->parts[i].litlen;
+    return (n);
 }
 
 static int
@@ -218,6 +231,12 @@ compile_tags(struct tagmap_entry *e, const json_t *obj, struct cfg_ctx *ctx)
         if (rv == 0 && e->tags[e->ntags - 1].nholes == 0 &&
             strlen(json_string_value(v)) > e->max_tag_bytes)
             rv = cfg_error(ctx, "tag longer than max_tag_bytes (%zu)", e->max_tag_bytes);
+        else if (rv == 0 && tpl_fixed_len(&e->tags[e->ntags - 1]) > e->max_tag_bytes)
+            /* Every tag it renders would be oversized and replaced by the fallback. */
+            rv = cfg_error(ctx,
+                           "the template's fixed text alone is %zu bytes, more than "
+                           "max_tag_bytes (%zu)",
+                           tpl_fixed_len(&e->tags[e->ntags - 1]), e->max_tag_bytes);
         cfg_pop(ctx);
         if (rv != 0)
             goto out;
@@ -258,7 +277,8 @@ compile_entry(struct tagmap_entry *e, const char *table, const json_t *obj, stru
     if (compile_tags(e, obj, ctx) != 0)
         return (-1);
     if (json_object_get(obj, "fallback_tags") != NULL) {
-        if (str_array(ctx, obj, "fallback_tags", 0, &e->fallback, &e->nfallback, 1) != 0)
+        if (str_array(ctx, obj, "fallback_tags", 0, &e->fallback, &e->nfallback,
+                      e->max_tag_bytes) != 0)
             return (-1);
     } else {
         default_fallback(e);

@@ -258,6 +258,13 @@ parse_nodes(struct sink *s, const json_t *obj, struct cfg_ctx *ctx)
         rv = cfg_error(ctx, "expected a non-empty array of node URLs");
         goto out;
     }
+    /* Each node is a connection of its own: past this, file descriptors run out first. */
+    if (json_array_size(arr) > SINK_MAX_NODES) {
+        rv = cfg_error(ctx,
+                       "%zu nodes: at most %d per sink (use dns:// discovery or split the sink)",
+                       json_array_size(arr), SINK_MAX_NODES);
+        goto out;
+    }
     s->nodes = tp_calloc(json_array_size(arr), sizeof *s->nodes);
     json_array_foreach(arr, i, v)
     {

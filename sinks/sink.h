@@ -21,6 +21,8 @@
 
 struct cfg_ctx;
 
+#define SINK_MAX_NODES 4096 /* listed nodes per sink; dns:// discovery is not bounded by it */
+
 struct http_req {
     char *method;
     char *url;      /* NULL: the node's URL */

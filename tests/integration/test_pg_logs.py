@@ -55,8 +55,8 @@ def body(c):
     cfg["sources"][0]["password_env"] = "TP_TEST_UNSET_PW"
     c.cfg_path.write_text(json.dumps(cfg))
     out = subprocess.run([c.bin, "run", "-c", str(c.cfg_path)], capture_output=True, text=True,
-                         timeout=20, env={k: v for k, v in os.environ.items()
-                                          if k != "TP_TEST_UNSET_PW"})
+                         timeout=20, env=dict({k: v for k, v in os.environ.items()
+                                               if k != "TP_TEST_UNSET_PW"}, TP_TEST_TOKEN=TOKEN))
     tp.check(out.returncode == 1 and "password_env: environment variable TP_TEST_UNSET_PW is "
              "not set" in out.stderr and "Assertion" not in out.stderr,
              f"start without the password: exit {out.returncode}\n{out.stderr[-2000:]}")
