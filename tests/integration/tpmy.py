@@ -110,7 +110,10 @@ class MyCase(tp.Case):
         self._release()  # no slot to drop: the checkpoint is a file in self.tmp
 
     def stats(self):
-        """The counters of the last 'stats:' line tagpurge logged (at exit)."""
+        """The counters of a fresh SIGUSR1 line while tagpurge runs, else of the
+        last 'stats:' line it logged (at exit)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return super().stats()
         line = [l for l in self.log.read_text().splitlines() if "stats:" in l][-1]
         return {k: int(v) for k, v in (kv.split("=") for kv in line.split("stats: ")[1].split())}
 
