@@ -24,6 +24,7 @@ import argparse
 import json
 import socketserver
 import ssl
+import sys
 import threading
 import time
 
@@ -101,6 +102,13 @@ class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
     tls = None  # an ssl.SSLContext: HTTPS
+
+    def handle_error(self, request, client_address):
+        # A client that went away mid-request (killed, timed out) is routine for
+        # a node; anything else is printed as usual.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def get_request(self):
         sock, addr = super().get_request()

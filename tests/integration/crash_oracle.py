@@ -1,0 +1,666 @@
+"""The crash oracle, shared by test_pg_crash_oracle.py and test_my_crash_oracle.py.
+
+A workload thread commits transactions of varied shapes through a long-lived
+command-line client (psql / mariadb fed on stdin) and records, for each one,
+the tags the mapping must produce, computed here in Python from the mapping
+rules: INSERT -> tags(new), DELETE -> tags(old), UPDATE -> tags(old) | tags(new)
+(nothing when only an ignored column changed), a NULL value drops its tag,
+values percent-encoded.  A transaction counts as committed only once the
+client printed the marker that follows a successful COMMIT (ON_ERROR_STOP /
+no --force: any error ends the client first).  When the client dies with a
+transaction in flight (the database restarted), its outcome is read back
+after reconnecting: every transaction also inserts its number into the
+unmapped table txlog, so the row is there exactly when it committed.
+
+Meanwhile tagpurge is started, killed with SIGKILL after a random time (some
+during start-up, most mid-stream) and restarted, round after round; for a few
+rounds one of the two recording nodes (tests/harness/capture.py) is frozen
+with SIGSTOP, then for a few more it is down (connections refused: unlike a
+frozen node, it does not read later what was written to it before a kill), and
+once the database itself restarts mid-round.  At the end
+tagpurge runs until its checkpoint passes the last commit, then every expected
+tag of every committed transaction must have reached every node at or after
+the moment its COMMIT was sent (or the table's fallback tag, a broad purge,
+must have), and no tag unique to a transaction that did not commit (tx-N,
+ltx-N: the number of the transaction that wrote the row) may have arrived
+anywhere.
+
+TP_ORACLE_SEED=N replays a run's random choices (kill timing, workload);
+TP_ORACLE_ROUNDS=N changes the number of kill rounds (default 30, at least 22).
+"""
+import os
+import random
+import re
+import select
+import signal
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import tp
+
+ROUNDS = max(22, int(os.environ.get("TP_ORACLE_ROUNDS", "30")))
+# Node b is frozen (SIGSTOP) in rounds 10-12, down (killed, refusing connections) in
+# rounds 13-15, and back (a new process, same port and log) from round 16 on.
+NODE_B = {10: "frozen", 11: "frozen", 12: "frozen", 13: "down", 14: "down", 15: "down"}
+RESTART_ROUND = 20      # the database restarts during this round
+SLOW = os.environ.get("TAGPURGE_SANITIZED") == "1"
+
+FALLBACK = {"items": "fb-items", "labels": "fb-labels"}
+
+
+def mapping(prefix):
+    """items and labels of schema/database prefix; tags from every column kind."""
+    return {
+        f"{prefix}.items": {"tags": ["item-{id}", "cat-{cat}", "tx-{tx}"],
+                            "fallback_tags": [FALLBACK["items"]], "ignore_columns": ["hits"]},
+        f"{prefix}.labels": {"tags": ["lbl-{id}", "label-{name}", "ltx-{tx}"],
+                             "fallback_tags": [FALLBACK["labels"]]},
+    }
+
+
+# tx-N / ltx-N carry the number of the transaction that wrote the row last:
+# the new image's tag proves that transaction's purge, nobody else's.
+UNIQUE = ("tx-{n}", "ltx-{n}")
+
+NAMES = ["plain", "a b", "x,y", "été", "dot.ted", "50%off", "o'neil", "semi;colon", "Ünï-cødé",
+         "tab-less~", None]
+
+_MAP = mapping("s")
+TEMPLATES = {k.split(".")[1]: v["tags"] for k, v in _MAP.items()}
+IGNORED = {k.split(".")[1]: set(v.get("ignore_columns", ())) for k, v in _MAP.items()}
+
+
+def row_tags(table, row):
+    """The tags of one row image (README "Mapping" rules 2, 4 and the encoding rule)."""
+    out = set()
+    for tmpl in TEMPLATES[table]:
+        cols = re.findall(r"\{(\w+)\}", tmpl)
+        if any(row[c] is None for c in cols):
+            continue
+        out.add(re.sub(r"\{(\w+)\}",
+                       lambda m: urllib.parse.quote(str(row[m.group(1)]), safe="-._~"), tmpl))
+    return out
+
+
+def change_tags(table, old, new):
+    if old is not None and new is not None and \
+            all(old[k] == new[k] for k in old if k not in IGNORED[table]):
+        return set()  # rule 6: only ignore_columns changed
+    return (row_tags(table, old) if old else set()) | (row_tags(table, new) if new else set())
+
+
+def lit(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + v.replace("'", "''") + "'"
+
+
+class Txn:
+    __slots__ = ("n", "kind", "sql", "tags", "unique", "changes", "rollback", "t_commit",
+                 "items", "labels", "outcome")
+
+    def __init__(self, n, kind):
+        self.n, self.kind = n, kind
+        self.sql, self.tags, self.unique = [], set(), set()
+        self.changes, self.rollback = 0, False
+        self.t_commit = None
+        self.outcome = None  # "committed", "rolled back", "resolved committed", "resolved absent"
+
+
+class Builder:
+    """One transaction over a copy of the generator's image of the tables."""
+
+    def __init__(self, gen, n, kind):
+        self.g, self.t = gen, Txn(n, kind)
+        self.items = {k: dict(v) for k, v in gen.items.items()}
+        self.labels = {k: dict(v) for k, v in gen.labels.items()}
+
+    def _record(self, table, old, new):
+        tags = change_tags(table, old, new)
+        self.t.tags |= tags
+        self.t.changes += 1
+        self.t.unique |= tags & {u.format(n=self.t.n) for u in UNIQUE}
+
+    def cat(self):
+        r = self.g.rng
+        return None if r.random() < 0.1 else r.randint(1, 40)
+
+    def pick(self, k):
+        ids = sorted(self.items)
+        return self.g.rng.sample(ids, min(k, len(ids)))
+
+    def insert(self, k):
+        rows = []
+        for _ in range(k):
+            self.g.next_id += 1
+            rows.append({"id": self.g.next_id, "cat": self.cat(), "tx": self.t.n, "hits": 0})
+        for row in rows:
+            self.items[row["id"]] = row
+            self._record("items", None, row)
+        self.t.sql.append("INSERT INTO items(id, cat, tx, hits) VALUES " + ", ".join(
+            f"({r['id']}, {lit(r['cat'])}, {r['tx']}, 0)" for r in rows))
+
+    def update(self, k, new, assignments):
+        """UPDATE k existing rows (an INSERT when there are none); new(old) -> changed columns."""
+        ids = self.pick(k)
+        if not ids:
+            return self.insert(1)
+        for i in ids:
+            old = self.items[i]
+            self.items[i] = dict(old, **new(old))
+            self._record("items", old, self.items[i])
+        self.t.sql.append(f"UPDATE items SET {assignments} "
+                          f"WHERE id IN ({', '.join(map(str, ids))})")
+
+    def move(self, k):
+        """Rows move to one (new) category: the old and the new image matter."""
+        cat, n = self.cat(), self.t.n
+        self.update(k, lambda old: {"cat": cat, "tx": n}, f"cat = {lit(cat)}, tx = {n}")
+
+    def hits(self, k):
+        """Only an ignored column changes: nothing to purge."""
+        self.update(k, lambda old: {"hits": old["hits"] + 1}, "hits = hits + 1")
+
+    def delete(self, k):
+        ids = self.pick(k)
+        if not ids:
+            return self.insert(1)
+        for i in ids:
+            self._record("items", self.items.pop(i), None)
+        self.t.sql.append(f"DELETE FROM items WHERE id IN ({', '.join(map(str, ids))})")
+
+    def label(self):
+        r = self.g.rng
+        ids = sorted(self.labels)
+        op = r.random()
+        if not ids or op < 0.4:
+            self.g.next_label += 1
+            row = {"id": self.g.next_label, "name": r.choice(NAMES), "tx": self.t.n}
+            self.labels[row["id"]] = row
+            self._record("labels", None, row)
+            self.t.sql.append(f"INSERT INTO labels(id, name, tx) VALUES "
+                              f"({row['id']}, {lit(row['name'])}, {row['tx']})")
+        elif op < 0.8:
+            i = r.choice(ids)
+            old = self.labels[i]
+            self.labels[i] = dict(old, name=r.choice(NAMES), tx=self.t.n)
+            self._record("labels", old, self.labels[i])
+            self.t.sql.append(f"UPDATE labels SET name = {lit(self.labels[i]['name'])}, "
+                              f"tx = {self.t.n} WHERE id = {i}")
+        else:
+            i = r.choice(ids)
+            self._record("labels", self.labels.pop(i), None)
+            self.t.sql.append(f"DELETE FROM labels WHERE id = {i}")
+
+
+SHAPES = [  # (weight, kind, build)
+    (14, "insert", lambda b: b.insert(1)),
+    (8, "insert-multi", lambda b: b.insert(b.g.rng.randint(2, 6))),
+    (14, "move", lambda b: b.move(1)),
+    (7, "move-multi", lambda b: b.move(b.g.rng.randint(2, 5))),
+    (6, "delete", lambda b: b.delete(1)),
+    (4, "delete-multi", lambda b: b.delete(b.g.rng.randint(2, 4))),
+    (4, "ignored", lambda b: b.hits(b.g.rng.randint(1, 3))),
+    (10, "label", lambda b: b.label()),
+    (15, "multi-statement", lambda b: [f(b) for f in b.g.rng.sample(
+        [lambda x: x.insert(2), lambda x: x.move(2), lambda x: x.delete(1), lambda x: x.label(),
+         lambda x: x.move(1), lambda x: x.hits(1)], b.g.rng.randint(2, 5))]),
+]
+
+
+class Session:
+    """One client process; lines read with a deadline (binary pipe, own buffer)."""
+
+    def __init__(self, argv, env, echo, errlog):
+        self.echo = echo
+        with open(errlog, "ab") as err:
+            self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=err, env=env)
+        self.buf = b""
+
+    def send(self, text):
+        try:
+            self.p.stdin.write(text.encode())
+            self.p.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def line(self, timeout):
+        """The next output line, or None (client gone, or nothing for timeout s)."""
+        deadline = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+    def ask(self, sql, marker, timeout=20.0):
+        """Run sql, then print marker; the lines before the marker, or None."""
+        if not self.send(sql + self.echo(marker)):
+            return None
+        out = []
+        while True:
+            ln = self.line(timeout)
+            if ln is None:
+                return None
+            if ln == marker:
+                return out
+            out.append(ln)
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        for f in (self.p.stdin, self.p.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class Workload(threading.Thread):
+    """Serial transactions, recorded; survives the database going away."""
+
+    def __init__(self, client, seed, errlog):
+        super().__init__(name="workload", daemon=True)
+        self.client, self.errlog = client, errlog   # client() -> (argv, env, echo)
+        self.rng = random.Random(seed * 7919 + 1)
+        self.items, self.labels = {}, {}
+        self.next_id = self.next_label = 0
+        self.n = 0
+        self.txns = []
+        self.pending = None
+        self.session = None
+        self.connects = 0
+        self.halt = threading.Event()
+        self.error = None
+
+    # -- the thread
+    def run(self):
+        try:
+            while not self.halt.is_set():
+                if not self.connect():
+                    continue
+                self.one()
+                time.sleep(self.rng.uniform(0.004, 0.012 if not SLOW else 0.02))
+            deadline = time.monotonic() + 60
+            while self.pending is not None:  # settle the last unknown outcome
+                tp.check(time.monotonic() < deadline, "could not settle a transaction's outcome")
+                self.connect()
+        except BaseException as e:  # reported by the main thread
+            self.error = e
+        finally:
+            if self.session is not None:
+                self.session.close()
+
+    def stop(self):
+        self.halt.set()
+        self.join(90)
+        tp.check(not self.is_alive(), "the workload did not stop")
+        if self.error is not None:
+            raise self.error
+
+    def connect(self):
+        if self.session is not None and self.session.p.poll() is None:
+            return True
+        if self.session is not None:
+            self.session.close()
+        argv, env, echo = self.client()
+        s = Session(argv, env, echo, self.errlog)
+        if s.ask("", "READY", timeout=10) is None:
+            s.close()
+            self.session = None
+            time.sleep(0.1)
+            return False
+        self.session = s
+        self.connects += 1
+        if self.pending is not None:
+            t = self.pending
+            out = s.ask(f"SELECT count(*) FROM txlog WHERE n = {t.n};\n", "R", timeout=10)
+            if out is None:
+                s.close()
+                self.session = None
+                return False
+            tp.check(out in (["0"], ["1"]), f"txlog lookup of {t.n}: {out}")
+            self.settle(t, "resolved committed" if out == ["1"] else "resolved absent")
+            self.pending = None
+        return True
+
+    def one(self):
+        self.n += 1
+        w = self.rng.uniform(0, sum(x[0] for x in SHAPES))
+        for weight, kind, build in SHAPES:
+            w -= weight
+            if w <= 0:
+                break
+        b = Builder(self, self.n, kind)
+        build(b)
+        t = b.t
+        t.rollback = self.rng.random() < 0.08
+        t.items, t.labels = b.items, b.labels
+        body = ("BEGIN;\n" + "".join(s + ";\n" for s in t.sql) +
+                f"INSERT INTO txlog(n) VALUES ({t.n});\n")
+        self.txns.append(t)
+        t.t_commit = time.time()  # replaced below; a lower bound if the client dies first
+        out = self.session.ask(body, f"S {t.n}", timeout=60)
+        if out is not None:
+            # Nothing of this transaction can be purged before its COMMIT starts.
+            t.t_commit = time.time()
+            out = self.session.ask("ROLLBACK;\n" if t.rollback else "COMMIT;\n", f"C {t.n}",
+                                   timeout=60)
+        if out is None:
+            # The client died (the database restarted): the outcome is read back from
+            # txlog after reconnecting, when no session of the old server is left.
+            # A client that hangs instead could still commit later: not a case to guess.
+            try:
+                self.session.p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise tp.Fail(f"transaction {t.n} hung for 60 s") from None
+            self.pending = t
+            self.session.close()
+        else:
+            self.settle(t, "rolled back" if t.rollback else "committed")
+
+    def settle(self, t, outcome):
+        t.outcome = outcome
+        if outcome in ("committed", "resolved committed"):
+            self.items, self.labels = t.items, t.labels
+        t.items = t.labels = None
+
+
+def committed(t):
+    return t.outcome in ("committed", "resolved committed")
+
+
+def received(stub):
+    """{tag: newest receipt time}, {tag: occurrences} of the PURGEKEYS a stub recorded."""
+    last, occ = {}, {}
+    for method, hdrs, _, rec in stub.requests():
+        if method != "PURGEKEYS" or "xkey-purge" not in hdrs:
+            continue
+        for tag in hdrs["xkey-purge"].split():
+            last[tag] = max(last.get(tag, 0.0), rec["t_recv"])
+            occ[tag] = occ.get(tag, 0) + 1
+    return last, occ
+
+
+SCHEMA = """
+CREATE TABLE items(id int PRIMARY KEY, cat int, tx int NOT NULL, hits int NOT NULL DEFAULT 0);
+CREATE TABLE labels(id int PRIMARY KEY, name varchar(255), tx int NOT NULL);
+CREATE TABLE txlog(n int PRIMARY KEY);
+"""
+
+
+class PgSource:
+    """PostgreSQL: the checkpoint is the slot's confirmed_flush_lsn."""
+
+    label, tagpurge_env = "pg", {}
+
+    def __init__(self, c):
+        self.c = c
+        c.sql(SCHEMA + "ALTER TABLE items REPLICA IDENTITY FULL;\n"
+                       "ALTER TABLE labels REPLICA IDENTITY FULL;\n")
+
+    def configure(self, sinks, delivery):
+        self.c.config(sinks, delivery, mapping=mapping("public"))
+
+    def client(self):
+        pg = self.c.pg
+        argv = [tp.services.psql_binary(pg.bindir), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                "-h", pg.sockdir, "-p", str(pg.port), "-U", "postgres", "-d", self.c.db]
+        return (argv, dict(tp.services.clean_env(), PGCLIENTENCODING="UTF8"),
+                lambda m: f"\\echo {m}\n")
+
+    def after_kill(self):
+        """A new tagpurge must find the slot free (else it backs off): wait for the
+        server to notice the dead client.  A server that is down holds no slot."""
+        def released():
+            try:
+                return self.c.pg.psql(f"SELECT active FROM pg_replication_slots "
+                                      f"WHERE slot_name = '{self.c.slot}'") != "t"
+            except tp.services.ServiceError:
+                return True
+        tp.wait(released, "the slot to be released", 20)
+
+    def restart_db(self):
+        self.c.pg.restart()
+
+    def final_position(self):
+        return tp.lsn(self.c.sql("SELECT pg_current_wal_insert_lsn()"))
+
+    def confirmed(self):
+        try:
+            return self.c.confirmed()
+        except tp.services.ServiceError:
+            return None
+
+
+class MySource:
+    """MariaDB: the checkpoint is tagpurge's state file (binlog file, position)."""
+
+    label, tagpurge_env = "mariadb", {"TAGPURGE_MY_PASSWORD": "replpw"}
+
+    def __init__(self, c):
+        self.c = c
+        c.sql(SCHEMA.replace(");", ") CHARSET utf8mb4;"))
+
+    def configure(self, sinks, delivery):
+        self.c.config(sinks, delivery, mapping_=mapping(self.c.db))
+
+    def client(self):
+        my = self.c.my
+        argv = [tp.services.mariadb_binary("mariadb"), "--no-defaults", "-uroot",
+                f"--socket={my.socket}", "-N", "-B", "--unbuffered", "--skip-reconnect",
+                "--default-character-set=utf8mb4", f"--database={self.c.db}"]
+        return argv, tp.services.mariadb_env(), lambda m: f"SELECT '{m}';\n"
+
+    def after_kill(self):
+        pass
+
+    def restart_db(self):
+        self.c.my.restart()
+
+    def final_position(self):
+        return self.c.position()
+
+    def confirmed(self):
+        return self.c.confirmed()
+
+
+class Oracle:
+    """The kill loop and the final comparison; src is a PgSource or a MySource."""
+
+    def __init__(self, c, src):
+        self.c, self.src = c, src
+        self.seed = int(os.environ.get("TP_ORACLE_SEED") or
+                        random.SystemRandom().randrange(1 << 30))
+        self.rng = random.Random(self.seed)
+        self.rounds = []
+        self.nodes = {}
+
+    def spawn(self):
+        """Start tagpurge without waiting for anything; the log offset it starts at."""
+        c = self.c
+        mark = c.log.stat().st_size if c.log.exists() else 0
+        c.proc = subprocess.Popen([c.bin, "run", "-c", str(c.cfg_path), "-v"],
+                                  stdout=c.logf, stderr=subprocess.STDOUT,
+                                  env=dict(os.environ, **self.src.tagpurge_env))
+        return mark
+
+    def kill(self):
+        self.c.proc.kill()
+        self.c.proc.wait(timeout=10)
+        self.src.after_kill()
+
+    def streamed(self, mark):
+        with open(self.c.log, "rb") as f:
+            f.seek(mark)
+            return b": streaming" in f.read()
+
+    def sleep_time(self, node_stopped=False):
+        r = self.rng.random()
+        if node_stopped:
+            # Long enough for retries, backoff and server keepalives to happen while the
+            # checkpoint must hold.
+            return self.rng.uniform(0.5, 2.5)
+        if r < 0.3:
+            return self.rng.uniform(0.005, 0.1)   # start-up, connecting, catching up
+        if r < 0.4:
+            return self.rng.uniform(0.1, 0.3)
+        return self.rng.uniform(0.3, 1.5)         # mid-stream
+
+    def round(self, i):
+        b, state, before = self.nodes["b"], NODE_B.get(i), NODE_B.get(i - 1)
+        if state == "frozen" and before is None:
+            b.proc.send_signal(signal.SIGSTOP)
+        elif state == "down" and before == "frozen":
+            b.stop()   # SIGCONT, then SIGKILL: whatever it had not read yet is gone
+        elif state is None and before == "down":
+            b.start()
+        mark = self.spawn()
+        t0 = time.monotonic()
+        sleep, restart = self.sleep_time(state is not None), None
+        deadline = t0 + sleep
+        if i == RESTART_ROUND:
+            # Mid-stream: the database goes away under tagpurge and the workload, comes
+            # back, and this same tagpurge process must stream again by itself.
+            tp.wait(lambda: self.streamed(mark), "tagpurge to stream before the restart", 20)
+            time.sleep(sleep / 2)
+            t1 = time.monotonic()
+            self.src.restart_db()
+            restart = time.monotonic() - t1
+            again = self.c.log.stat().st_size
+            tp.wait(lambda: self.streamed(again), "tagpurge to stream again after the "
+                    "database restart", 30)
+            restart = (restart, time.monotonic() - t1)
+            deadline = time.monotonic() + sleep / 2
+        while time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        tp.check(self.c.proc.poll() is None, f"tagpurge exited {self.c.proc.returncode} in "
+                 f"round {i}:\n{self.c.log.read_text(errors='replace')[-3000:]}")
+        self.kill()
+        self.rounds.append({"sleep": sleep, "node_b": state,
+                            "restart": restart, "streamed": self.streamed(mark),
+                            "confirmed": self.src.confirmed()})
+
+    def run(self):
+        c = self.c
+        t_start = time.monotonic()
+        print(f"oracle {self.src.label}: seed {self.seed} (TP_ORACLE_SEED={self.seed} replays it)",
+              flush=True)
+        self.nodes = {"a": c.stub("a"), "b": c.stub("b")}
+        self.src.configure([{"name": "edge", "type": "xkey",
+                             "nodes": [s.url for s in self.nodes.values()]}],
+                           {"coalesce_ms": 5, "retry_initial_ms": 50, "retry_max_ms": 500,
+                            "timeout_ms": 500})
+        # The slot (the first checkpoint) exists before the first change.
+        c.start()
+        gen = Workload(self.src.client, self.seed, c.tmp / "workload.err")
+        gen.start()
+        try:
+            time.sleep(0.5)
+            self.kill()
+            for i in range(ROUNDS):
+                tp.check(gen.error is None and gen.is_alive(), f"workload failed: {gen.error!r}")
+                self.round(i)
+        finally:
+            self.nodes["b"].proc.send_signal(signal.SIGCONT)
+            gen.halt.set()
+        gen.stop()
+        loop_s = time.monotonic() - t_start
+
+        target = self.src.final_position()
+        self.spawn()
+        t_drain = time.monotonic()
+        tp.wait(lambda: (self.src.confirmed() or 0) >= target and c.proc.poll() is None,
+                f"the checkpoint to reach {target} (at {self.src.confirmed()})",
+                90 if SLOW else 45, step=0.05)
+        drain_s = time.monotonic() - t_drain
+        c.stop()
+        log = c.log.read_text(errors="replace")
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            tp.check(bad not in log, f"sanitizer report in the tagpurge log ({bad})")
+        self.verify(gen, loop_s, drain_s, time.monotonic() - t_start)
+
+    def verify(self, gen, loop_s, drain_s, total_s):
+        txns = [t for t in gen.txns if committed(t)]
+        absent = [t for t in gen.txns if t.outcome in ("rolled back", "resolved absent")]
+        unsettled = [t.n for t in gen.txns if t.outcome is None]
+        tp.check(not unsettled, f"transactions without an outcome: {unsettled}")
+        resolved = [t for t in gen.txns if t.outcome.startswith("resolved")]
+        missing, leaked, broad, dup = [], [], 0, []
+        for name, stub in self.nodes.items():
+            last, occ = received(stub)
+            for t in txns:
+                for tag in sorted(t.tags):
+                    table = "labels" if tag.startswith(("lbl-", "label-", "ltx-")) else "items"
+                    if last.get(tag, 0.0) >= t.t_commit:
+                        continue
+                    if last.get(FALLBACK[table], 0.0) >= t.t_commit:
+                        broad += 1   # a broad purge after the transaction covers it
+                        continue
+                    missing.append((name, t, tag, last.get(tag)))
+                dup += [occ.get(u, 0) for u in t.unique]
+            leaked += [(name, t, u) for t in absent for u in sorted(t.unique) if u in last]
+        r = self.rounds
+        frozen = sum(1 for x in r if x["node_b"] == "frozen")
+        down = sum(1 for x in r if x["node_b"] == "down")
+        streamed = sum(1 for x in r if x["streamed"])
+        conf = [x["confirmed"] for x in r]
+        advanced = sum(1 for p, q in zip(conf, conf[1:])
+                       if p is not None and q is not None and q > p)
+        restart = [x["restart"] for x in r if x["restart"] is not None]
+        print(f"rounds: {sum(1 for x in r if x['sleep'] < 0.1)} killed within 100 ms of start, "
+              f"{len(r) - streamed} before streaming began, checkpoint advanced in {advanced}; "
+              f"node b "
+              f"frozen for {frozen} rounds, down for {down}; the database restart took "
+              f"{restart[0][0]:.1f} s, tagpurge streamed again {restart[0][1]:.1f} s after it "
+              f"began; the workload reconnected {gen.connects - 1} times")
+        print(f"workload: {len(gen.txns)} sent, {len(txns)} committed, {len(absent)} rolled "
+              f"back or absent, {len(resolved)} unknown outcomes resolved "
+              f"({sum(1 for t in resolved if committed(t))} committed), "
+              f"{sum(1 for t in txns if not t.tags)} committed with nothing to purge; "
+              f"{broad} tags covered only by a broad purge")
+        print(f"timing: kill loop {loop_s:.1f} s, final catch-up {drain_s:.1f} s, "
+              f"total {total_s:.1f} s")
+        print(f"oracle {self.src.label}: seed {self.seed}, {len(r)} rounds ({frozen + down} "
+              f"with a node stopped, {len(restart)} DB restart), {len(txns)} transactions, "
+              f"{sum(t.changes for t in txns)} changes, {sum(len(t.tags) for t in txns)} "
+              f"expected tags on {len(self.nodes)} nodes, {len(missing)} missing, "
+              f"{len(leaked)} leaked, {sum(dup) / max(1, len(dup)):.1f}x duplicates "
+              f"(max {max(dup, default=0)})", flush=True)
+        for name, t, tag, at in missing[:15]:
+            at = "never" if at is None else f"{at:.3f}"
+            print(f"  MISSING on node {name}: {tag} of transaction {t.n} ({t.kind}, {t.outcome}, "
+                  f"COMMIT sent {t.t_commit:.3f}, newest receipt {at})")
+        for name, t, u in leaked[:15]:
+            print(f"  LEAKED to node {name}: {u} of transaction {t.n} ({t.kind}, {t.outcome})")
+        # A client dies with a transaction in flight only when the database restarts.
+        tp.check(len(resolved) <= len(restart), f"{len(resolved)} transactions lost their "
+                 f"client: a workload error? {(self.c.tmp / 'workload.err').read_text()[-2000:]}")
+        tp.check(not missing, f"{len(missing)} expected tags never purged after their commit "
+                 f"(seed {self.seed})")
+        tp.check(not leaked, f"{len(leaked)} tags of transactions that did not commit were "
+                 f"purged (seed {self.seed})")
+        tp.check(len(r) >= 20 and streamed > 0 and advanced > 0 and len(txns) > 100,
+                 f"the run did not exercise enough: {len(r)} rounds, {streamed} streaming, "
+                 f"{advanced} advancing, {len(txns)} transactions")
+
+
+def main(source):
+    """Run the oracle against source "pg" or "mariadb"; the exit status for ctest."""
+    if source == "pg":
+        return tp.run("pg_crash_oracle", lambda c: Oracle(c, PgSource(c)).run())
+    import tpmy  # pylint: disable=import-outside-toplevel
+    return tpmy.run("my_crash_oracle", lambda c: Oracle(c, MySource(c)).run())
