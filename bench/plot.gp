@@ -1,7 +1,7 @@
 # Plots of the tagpurge benchmarks; called by bench/report.py as
 #   gnuplot -e "data='DIR'; out='DIR'; rows='1,000,000'" bench/plot.gp
 # with the .dat files report.py writes into data.
-set terminal pngcairo size 1100,520 font "sans,10"
+set terminal pngcairo size 1100,520 font "sans,10" noenhanced
 set datafile missing "?"
 set grid ytics
 set key top left
@@ -16,8 +16,13 @@ set boxwidth 0.9
 set logscale y
 set ylabel "rows/s"
 set format y "%.0s%c"
+set bmargin 6
+# 2 series per cluster, gap 1: the bars stand at cluster -1/6 and +1/6
 plot data."/throughput.dat" using 2:xtic(1) title "PostgreSQL (pgoutput)", \
-     "" using 3 title "MariaDB (binlog)"
+     "" using 3 title "MariaDB (binlog)", \
+     "" using ($0-1.0/6):2:(sprintf("%.0fk", $2/1000)) with labels offset 0,0.8 notitle, \
+     "" using ($0+1.0/6):3:(sprintf("%.0fk", $3/1000)) with labels offset 0,0.8 notitle
+set bmargin
 unset logscale y
 unset format y
 set format y "% g"
@@ -51,9 +56,14 @@ set style histogram clustered gap 1
 set key top right
 set title "Fan-out to 4 Varnish nodes (requests/s, higher is better)"
 set ylabel "requests/s"
-plot data."/fanout.dat" using 2:xtic(1) notitle lc rgb "#4477aa"
-set title "Hot-tag coalescing: requests per node per 1 000 transactions, by commit rate (lower is better)"
+set yrange [0:*]
+set bmargin 4
+plot data."/fanout.dat" using 2:xtic(1) notitle lc rgb "#4477aa", \
+     "" using 0:2:(sprintf("%.0f", $2)) with labels offset 0,0.8 notitle
+unset yrange
+set title "Hot-tag coalescing: requests per node per 1 000 txns (lower is better)"
 set ylabel "requests"
+set xlabel "commit rate (txn/s)"
 set logscale y
 plot data."/coalescing.dat" using 2:xtic(1) title "PostgreSQL", \
      "" using 3 title "MariaDB", \

@@ -285,7 +285,13 @@ def _plot_data(r, d):
     for stream in r.get("throughput", []):
         for c in stream["consumers"]:
             tput[(stream["source"], c["kind"])] = c.get("rows_per_s")
-    lines = [f'"{k}" {_num(tput.get(("pg", k)))} {_num(tput.get(("my", k)))}'
+    names = {}
+    for stream in r.get("throughput", []):
+        for c in stream["consumers"]:
+            names.setdefault(c["kind"], []).append(c["name"])
+    names["tagpurge"] = []
+    lines = [f'"{k}' + "".join(f"\\n{n}" for n in names.get(k, [])) + '" '
+             f'{_num(tput.get(("pg", k)))} {_num(tput.get(("my", k)))}'
              for k in ("tagpurge", "thin C", "Node peer")]
     (d / "throughput.dat").write_text("\n".join(lines) + "\n")
     for src, _ in SOURCES:
@@ -297,7 +303,7 @@ def _plot_data(r, d):
                 "".join(f"{a} {_num(b)} {_num(c)} {_num(e)}\n" for a, b, c, e in pts) or "? ? ? ?\n")
     f = (r.get("fanout") or [None])[0]
     fan = [("tagpurge", f["tagpurge"]["req_per_s"])] if f else []
-    fan += [(f"wrk -c{k}/node", v) for k, v in (f["wrk"].items() if f else [])]
+    fan += [(f"wrk\\nc={k}/node", v) for k, v in (f["wrk"].items() if f else [])]
     (d / "fanout.dat").write_text("".join(f'"{k}" {_num(v)}\n' for k, v in fan) or '"none" ?\n')
     co = {}
     for x in r.get("coalescing", []):
