@@ -193,7 +193,7 @@ def _footprint_md(r):
     rows = []
     idle = (r.get("idle") or [None])[0]
     if idle:
-        rows.append(["idle: both sources, 4 nodes, after one purge each", _mb(idle["rss_kb"]),
+        rows.append(["idle: both sources, 4 nodes, after 20 purged transactions each", _mb(idle["rss_kb"]),
                      _mb(idle["anon_kb"]), _mb(idle.get("pss_kb")),
                      _ratio(idle["rss_kb"] / 1024, 10)])
     top = max(r["sizes"]["rates"])

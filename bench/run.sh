@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tagpurge benchmarks against its peers, one command (bench/README.md).
 #
-#   bash bench/run.sh            # full run (≈ 15 min on 2 cores): bench/results/
+#   bash bench/run.sh            # full run (≈ 10 min on 2 cores): bench/results/
 #   bash bench/run.sh --smoke    # small sizes (< 2 min): bench/results/tmp/smoke/
 #   options: --out DIR           where results.md, results.json and the PNGs go
 #            --tagpurge BIN --loadgen BIN   use these instead of building build-bench/
@@ -13,7 +13,9 @@
 # measurement failed (results.md says which), 2 usage, 77 the npm peers could
 # not be installed (registry unreachable).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+CALLER_DIR=$PWD
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+cd "$(dirname "$SELF")/.."
 
 # The peers' versions are pinned so runs compare; BENCH_NPM_PEERS overrides.
 read -r -a PEERS <<<"${BENCH_NPM_PEERS:-@vlasky/zongji@0.9.0 pg-logical-replication@2.5.0}"
@@ -21,16 +23,19 @@ PACKAGES=(build-essential cmake pkg-config python3 libuv1-dev libjansson-dev
   libcurl4-openssl-dev libpq-dev libzstd-dev libmariadb-dev postgresql postgresql-15
   mariadb-server mariadb-client varnish varnish-modules wrk gnuplot-nox)
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'; }
+
+# Paths given on the command line are relative to where it was typed.
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$CALLER_DIR/$1" ;; esac; }
 
 SMOKE=() OUT= TP= LG=
 ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
   --smoke) SMOKE=(--smoke) ;;
-  --out) OUT=${2:?--out needs a folder}; shift ;;
-  --tagpurge) TP=${2:?--tagpurge needs a file}; shift ;;
-  --loadgen) LG=${2:?--loadgen needs a file}; shift ;;
+  --out) OUT=$(abs "${2:?--out needs a folder}"); shift ;;
+  --tagpurge) TP=$(abs "${2:?--tagpurge needs a file}"); shift ;;
+  --loadgen) LG=$(abs "${2:?--loadgen needs a file}"); shift ;;
   -h | --help) usage; exit 0 ;;
   *) echo "bench/run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
