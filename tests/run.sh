@@ -13,7 +13,8 @@ PACKAGES=(build-essential cmake pkg-config python3 curl openssl
   libuv1-dev libjansson-dev libcurl4-openssl-dev libpq-dev libzstd-dev
   default-libmysqlclient-dev libmariadb-dev mariadb-server mariadb-client
   postgresql postgresql-15 varnish varnish-modules
-  dpkg-dev systemd) # dpkg-dev: cpack -G DEB; systemd-analyze: deploy.systemd_unit checks deploy/systemd/tagpurge.service
+  dpkg-dev systemd # dpkg-dev: cpack -G DEB; systemd-analyze: deploy.systemd_unit checks deploy/systemd/tagpurge.service
+  wrk gnuplot-nox) # bench.smoke (bench/run.sh --smoke)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
