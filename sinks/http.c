@@ -19,6 +19,7 @@ struct http {
     unsigned nsocks; /* open uv_poll handles */
     struct http_sock *socks;
     int closing;
+    int in_timer; /* inside timer_cb */
     void (*closed)(void *);
     void *closed_arg;
 };
@@ -137,8 +138,10 @@ timer_cb(uv_timer_t *t)
     int running;
 
     CAST_OBJ_NOTNULL(h, t->data, HTTP_MAGIC);
+    h->in_timer = 1;
     (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(h);
+    h->in_timer = 0;
 }
 
 static int
@@ -151,8 +154,15 @@ timer_fn(CURLM *m, long timeout_ms, void *userp)
     if (timeout_ms < 0) {
         uv_timer_stop(&h->timer);
     } else {
-        /* 0 means "as soon as possible", but never from inside this callback. */
-        AZ(uv_timer_start(&h->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0));
+        /*
+         * 0 means "as soon as possible", never from inside this callback: a
+         * 0 ms timer runs at the next loop iteration. A new request (curl asks
+         * 0 when a handle is added) then goes out at once instead of up to
+         * 1-2 ms later. Inside timer_cb it stays 1 ms: libuv 1.44 would run a
+         * 0 ms timer started there again in the same pass, without polling.
+         */
+        uint64_t ms = timeout_ms > 0 ? (uint64_t)timeout_ms : h->in_timer ? 1 : 0;
+        AZ(uv_timer_start(&h->timer, timer_cb, ms, 0));
     }
     return (0);
 }
