@@ -157,7 +157,7 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
 {
     json_t *m = json_object_get(root, "mapping"), *mroot;
     struct cfg_ctx *mctx = NULL;
-    char *dir, *path, *base;
+    char *dir, *path, *base, *text;
     size_t n;
     int rv;
 
@@ -186,10 +186,20 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
     else
         snprintf(path, n, "%s/%s", base, json_string_value(m));
     free(dir);
-    mroot = cfg_load_file(&mctx, path, err, errlen);
+    text = cfg_read_file(path, &n, err, errlen);
+    if (text == NULL) {
+        /* A file that cannot be read has no line to point at: point at its name in the config. */
+        free(path);
+        cfg_push_key(ctx, "mapping");
+        cfg_error(ctx, "%s", err);
+        cfg_pop(ctx);
+        return (-1);
+    }
+    mroot = cfg_parse_text(&mctx, path, text, n, err, errlen);
+    free(text);
     free(path);
     if (mroot == NULL)
-        return (-2); /* err already filled */
+        return (-2); /* err already filled, with the mapping file's line and column */
     rv = tagmap_compile(&c->map, mroot, c->max_tag_bytes, mctx);
     c->map_sig = map_sig(mroot, c->max_tag_bytes);
     if (rv != 0)

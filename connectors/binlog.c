@@ -1228,6 +1228,13 @@ rows_body(struct bl_decoder *d, const struct bl_table *t, const struct rows_ev *
         if (rd_skip(r, bml) != 0)
             return (-1);
     }
+    /*
+     * With no column in any image a row is zero bytes long, and the loop below
+     * would deliver empty rows forever without moving: such an event is
+     * malformed (found by fuzz_binlog_events: the reader thread spun at 100%).
+     */
+    if (popcount_bm(bm1, t->ncols) == 0 && (bm2 == NULL || popcount_bm(bm2, t->ncols) == 0))
+        return (-1);
     grow_scratch(d, t->ncols);
     while (r->p < r->end)
         if (decode_row(d, t, e, bm1, bm2, r, names) != 0)
