@@ -2,7 +2,6 @@
  * Helpers shared by the fuzz targets (fuzz.h).
  */
 #include <jansson.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "../../broker/cfg.h"
@@ -125,7 +124,7 @@ fz_check_tag(const char *tag, size_t max)
     size_t i, n = strlen(tag);
     char one[2] = {0, 0};
 
-    fprintf(stderr, "TAG[%s]\n", tag); AN(n > 0);
+    AN(n > 0);
     AN(n <= max);
     for (i = 0; i < n; i++) {
         AN(tag[i] != '\r' && tag[i] != '\n' && tag[i] != ' ' && tag[i] != ',');
