@@ -719,6 +719,9 @@ tm_names(struct bl_table *t, struct rd *v)
     uint64_t n;
     size_t i;
 
+    /* A second COLUMN_NAME field is malformed: it used to leak the first (fuzz_binlog_events). */
+    if (t->names != NULL)
+        return (-1);
     t->names = tp_calloc(t->ncols, sizeof *t->names);
     for (i = 0; i < t->ncols; i++) {
         if (rd_lenenc(v, &n) != 0 || need(v, n) != 0)

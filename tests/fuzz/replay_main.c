@@ -80,21 +80,30 @@ run_dir(const char *dir)
 int
 main(int argc, char **argv)
 {
+    char **paths = tp_calloc((size_t)argc + 1, sizeof *paths);
     struct stat st;
     int i, n, total = 0;
 
+    /* Absolute paths first: a target may change its working directory (fuzz_config). */
+    for (i = 1; i < argc; i++)
+        if ((paths[i] = realpath(argv[i], NULL)) == NULL) {
+            fprintf(stderr, "fuzz replay: %s: not found\n", argv[i]);
+            return (1);
+        }
     LLVMFuzzerInitialize(&argc, &argv);
     for (i = 1; i < argc; i++) {
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
-            n = run_dir(argv[i]);
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+            n = run_dir(paths[i]);
         else
-            n = run_file(argv[i]) == 0 ? 1 : -1;
+            n = run_file(paths[i]) == 0 ? 1 : -1;
         if (n < 0) {
             fprintf(stderr, "fuzz replay: %s: unreadable\n", argv[i]);
             return (1);
         }
         total += n;
+        free(paths[i]);
     }
+    free(paths);
     printf("fuzz replay: %d inputs ran\n", total);
     return (total > 0 ? 0 : 1);
 }
