@@ -1125,9 +1125,10 @@ fix_pointers(struct bl_decoder *d, struct col_value *v, size_t n)
 {
     size_t i;
 
+    /* Before the arena has memory, values are empty: "", never NULL + 0 (fuzz_binlog_events). */
     for (i = 0; i < n; i++)
         if (v[i].state == COL_VALUE)
-            v[i].data = d->val.buf + (uintptr_t)v[i].data;
+            v[i].data = d->val.buf != NULL ? d->val.buf + (uintptr_t)v[i].data : "";
 }
 
 static int

@@ -31,7 +31,6 @@
 #define MAX_TAG  64
 #define MAX_TAGS 32
 #define MAX_COLS 1664
-#define NRELS    4
 
 struct fz_pg {
     struct txn *txn;
