@@ -31,7 +31,7 @@
 FILE *__real_fopen(const char *path, const char *mode);
 FILE *__wrap_fopen(const char *path, const char *mode);
 
-static char dir[64], cfg_path[128], map_path[128];
+static char dir[256], cfg_path[300], map_path[300];
 static int confine; /* fopen() limited to dir */
 
 FILE *
@@ -51,7 +51,7 @@ static void
 cleanup(void)
 {
     static const char *const names[] = {"config.json", "map.json", "secret.txt"};
-    char p[192];
+    char p[320];
     size_t i;
 
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -74,9 +74,12 @@ write_file(const char *path, const void *p, size_t n)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    const char *tmp = getenv("TMPDIR");
+
     (void)argc;
     (void)argv;
-    snprintf(dir, sizeof dir, "%s", "/tmp/tp-fuzz-config-XXXXXX");
+    /* run.sh points TMPDIR at its own folder: what a crash leaves goes with it. */
+    snprintf(dir, sizeof dir, "%s/tp-fuzz-config-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
     AN(mkdtemp(dir) != NULL);
     AZ(chdir(dir));
     atexit(cleanup);

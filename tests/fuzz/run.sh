@@ -48,7 +48,7 @@ for t in "${TARGETS[@]}"; do
   start=$(date +%s)
   rc=0
   # Absolute paths: fuzz_config changes its working directory.
-  "$ROOT/$BUILD/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 -rss_limit_mb=2048 \
+  TMPDIR="$WORK" "$ROOT/$BUILD/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 -rss_limit_mb=2048 \
     -detect_leaks=1 -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$ART/$t-" \
     "$WORK/$t" >"$log" 2>&1 || rc=$?
   took=$(($(date +%s) - start))
@@ -70,7 +70,7 @@ for t in "${TARGETS[@]}"; do
     echo "crashing input: $input"
     echo "reproduce: $BUILD/fuzz_$t $input   (or build/tests/fuzz_replay_$t $input)"
     echo "--- the input again, target output unmuted:"
-    timeout 60 "$ROOT/$BUILD/fuzz_$t" -timeout=25 "$input" 2>&1 |
+    TMPDIR="$WORK" timeout 60 "$ROOT/$BUILD/fuzz_$t" -timeout=25 "$input" 2>&1 |
       grep -vE '^(INFO|Running|Executed)' | head -30 || true
   else
     tail -20 "$log"
