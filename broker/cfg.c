@@ -8,6 +8,12 @@
 
 #define CFG_MAX_DEPTH 32
 
+/* A position in JSON text (the scanner at the end of this file). */
+struct jscan {
+    const char *p;
+    int line, col;
+};
+
 struct cfg_ctx {
     unsigned magic;
 #define CFG_CTX_MAGIC 0x5a1c0e77
@@ -53,8 +59,8 @@ cfg_ctx_destroy(struct cfg_ctx **cp)
     *cp = NULL;
 }
 
-static char *
-read_file(const char *path, char *err, size_t errlen)
+char *
+cfg_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
@@ -78,33 +84,30 @@ read_file(const char *path, char *err, size_t errlen)
         buf = NULL;
     } else {
         buf[len] = '\0';
-        if (strlen(buf) != len) {
-            size_t at = strlen(buf), line = 1, col = 1, i;
-            for (i = 0; i < at; i++, col++)
-                if (buf[i] == '\n') {
-                    line++;
-                    col = 0;
-                }
-            snprintf(err, errlen, "%s:%zu:%zu: contains a NUL byte", path, line, col);
-            free(buf);
-            buf = NULL;
-        }
+        *lenp = len;
     }
     fclose(f);
     return (buf);
 }
 
+static void js_adv(struct jscan *s);
+
 json_t *
-cfg_load_file(struct cfg_ctx **ctxp, const char *path, char *err, size_t errlen)
+cfg_parse_text(struct cfg_ctx **ctxp, const char *path, const char *text, size_t len, char *err,
+               size_t errlen)
 {
     json_error_t jerr;
     json_t *root;
-    char *text;
 
     *ctxp = NULL;
-    text = read_file(path, err, errlen);
-    if (text == NULL)
+    if (strlen(text) != len) {
+        /* Like any other error, it names where: the line and column of the first NUL. */
+        struct jscan s = {text, 1, 1};
+        while (*s.p != '\0')
+            js_adv(&s);
+        snprintf(err, errlen, "%s:%d:%d: contains a NUL byte", path, s.line, s.col);
         return (NULL);
+    }
     root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
@@ -115,6 +118,21 @@ cfg_load_file(struct cfg_ctx **ctxp, const char *path, char *err, size_t errlen)
     } else {
         *ctxp = cfg_ctx_new(path, text);
     }
+    return (root);
+}
+
+json_t *
+cfg_load_file(struct cfg_ctx **ctxp, const char *path, char *err, size_t errlen)
+{
+    json_t *root;
+    size_t len;
+    char *text;
+
+    *ctxp = NULL;
+    text = cfg_read_file(path, &len, err, errlen);
+    if (text == NULL)
+        return (NULL);
+    root = cfg_parse_text(ctxp, path, text, len, err, errlen);
     free(text);
     return (root);
 }
@@ -174,6 +192,9 @@ path_str(const struct cfg_ctx *c, char *buf, size_t len)
             o += snprintf(buf + o, len - o, "[%zu]", c->path[i].idx);
     }
 }
+
+static char *fmt_at(struct cfg_ctx *c, int want_key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 static char *
 fmt_at(struct cfg_ctx *c, int want_key, const char *fmt, va_list ap)
@@ -364,10 +385,6 @@ cfg_get_bool(struct cfg_ctx *c, const json_t *obj, const char *key, int required
  * A minimal JSON scanner over text jansson has already accepted: it only
  * needs to skip values and compare keys, counting lines and columns.
  */
-struct jscan {
-    const char *p;
-    int line, col;
-};
 
 static void
 js_adv(struct jscan *s)

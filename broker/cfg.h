@@ -22,6 +22,12 @@ void cfg_ctx_destroy(struct cfg_ctx **);
 
 /* Load a JSON file strictly (duplicate keys rejected).  NULL on error. */
 json_t *cfg_load_file(struct cfg_ctx **ctxp, const char *path, char *err, size_t errlen);
+/* Its two steps: the file's bytes (NUL-terminated, *len of them; free() it), or NULL
+ * when it cannot be opened or read ("path: cannot open: why" in err) ... */
+char *cfg_read_file(const char *path, size_t *len, char *err, size_t errlen);
+/* ... and those bytes parsed, or NULL with "path:line:col: why" in err (a NUL byte too). */
+json_t *cfg_parse_text(struct cfg_ctx **ctxp, const char *path, const char *text, size_t len,
+                       char *err, size_t errlen);
 
 void cfg_push_key(struct cfg_ctx *, const char *key);
 void cfg_push_idx(struct cfg_ctx *, size_t idx);

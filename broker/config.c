@@ -1,9 +1,6 @@
-#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../connectors/connector.h"
 #include "../sinks/sink.h"
@@ -157,35 +154,13 @@ restart_sig(const json_t *root)
     return (sb.p);
 }
 
-/*
- * A mapping file that cannot be read is an error of the config's "mapping"
- * key (its file:line:col); one that can is reported at its own positions.
- */
-static int
-mapping_readable(const char *path, struct cfg_ctx *ctx)
-{
-    struct stat st;
-    int rv = 1;
-
-    cfg_push_key(ctx, "mapping");
-    if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
-        cfg_error(ctx, "cannot open %s: %s", path, strerror(errno));
-        rv = 0;
-    } else if (!S_ISREG(st.st_mode)) {
-        cfg_error(ctx, "%s is not a regular file", path);
-        rv = 0;
-    }
-    cfg_pop(ctx);
-    return (rv);
-}
-
 /* The mapping: a path relative to the config file's folder, or inline. */
 static int
 load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *err, size_t errlen)
 {
     json_t *m = json_object_get(root, "mapping"), *mroot;
     struct cfg_ctx *mctx = NULL;
-    char *dir, *path, *base;
+    char *dir, *path, *base, *text;
     size_t n;
     int rv;
 
@@ -214,14 +189,20 @@ load_mapping(struct config *c, const json_t *root, struct cfg_ctx *ctx, char *er
     else
         snprintf(path, n, "%s/%s", base, json_string_value(m));
     free(dir);
-    if (!mapping_readable(path, ctx)) {
+    text = cfg_read_file(path, &n, err, errlen);
+    if (text == NULL) {
+        /* A file that cannot be read has no line to point at: point at its name in the config. */
         free(path);
+        cfg_push_key(ctx, "mapping");
+        cfg_error(ctx, "%s", err);
+        cfg_pop(ctx);
         return (-1);
     }
-    mroot = cfg_load_file(&mctx, path, err, errlen);
+    mroot = cfg_parse_text(&mctx, path, text, n, err, errlen);
+    free(text);
     free(path);
     if (mroot == NULL)
-        return (-2); /* err already filled */
+        return (-2); /* err already filled, with the mapping file's line and column */
     rv = tagmap_compile(&c->map, mroot, c->max_tag_bytes, mctx);
     c->map_sig = map_sig(mroot, c->max_tag_bytes);
     if (rv != 0)

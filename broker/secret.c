@@ -12,36 +12,61 @@ secret_read(const char *env, const char *file, const char *prefix, char **out, c
             size_t whylen)
 {
     char buf[8192];
-    size_t n;
+    size_t n, plen;
+    const char *v;
     FILE *f;
+    int rv = 0;
 
     *out = NULL;
     if (prefix == NULL)
         prefix = "";
+    if (env == NULL && file == NULL)
+        return (0);
+    /*
+     * The prefix and the value share buf: one that does not fit is refused,
+     * never cut short (a cut token fails in ways hard to trace).  A prefix
+     * longer than buf once made the file branch write past it (an ASan stack
+     * overflow; corpus input config/regress-secret-long-prefix).
+     */
+    plen = strlen(prefix);
+    if (plen >= sizeof buf - 1) {
+        snprintf(why, whylen, "prefix longer than %zu bytes", sizeof buf - 2);
+        return (-1);
+    }
+    memcpy(buf, prefix, plen);
     if (env != NULL) {
-        const char *v = getenv(env);
+        v = getenv(env);
         if (v == NULL) {
             snprintf(why, whylen, "environment variable %s is not set", env);
             return (-1);
         }
-        snprintf(buf, sizeof buf, "%s%s", prefix, v);
-    } else if (file != NULL) {
+        n = strlen(v);
+        if (n >= sizeof buf - plen) {
+            snprintf(why, whylen, "environment variable %s: prefix and value longer than %zu bytes",
+                     env, sizeof buf - 1);
+            return (-1);
+        }
+        memcpy(buf + plen, v, n + 1);
+    } else {
         f = fopen(file, "r");
         if (f == NULL) {
             snprintf(why, whylen, "cannot read %s: %s", file, strerror(errno));
             return (-1);
         }
-        n = (size_t)snprintf(buf, sizeof buf, "%s", prefix);
-        n += fread(buf + n, 1, sizeof buf - 1 - n, f);
+        n = fread(buf + plen, 1, sizeof buf - 1 - plen, f);
+        buf[plen + n] = '\0';
+        if (strcspn(buf + plen, "\r\n") == sizeof buf - 1 - plen && fgetc(f) != EOF) {
+            snprintf(why, whylen, "%s: prefix and first line longer than %zu bytes", file,
+                     sizeof buf - 1);
+            rv = -1;
+        }
         fclose(f);
-        buf[n] = '\0';
         buf[strcspn(buf, "\r\n")] = '\0';
-    } else {
-        return (0);
     }
-    *out = tp_strdup(buf);
+    if (rv == 0)
+        *out = tp_strdup(buf);
     memset(buf, 0, sizeof buf);
-    return (0);
+    return (rv);
 }
 
 int

@@ -719,6 +719,9 @@ tm_names(struct bl_table *t, struct rd *v)
     uint64_t n;
     size_t i;
 
+    /* A second COLUMN_NAME field is malformed: it used to leak the first (fuzz_binlog_events). */
+    if (t->names != NULL)
+        return (-1);
     t->names = tp_calloc(t->ncols, sizeof *t->names);
     for (i = 0; i < t->ncols; i++) {
         if (rd_lenenc(v, &n) != 0 || need(v, n) != 0)
@@ -1122,9 +1125,10 @@ fix_pointers(struct bl_decoder *d, struct col_value *v, size_t n)
 {
     size_t i;
 
+    /* Before the arena has memory, values are empty: "", never NULL + 0 (fuzz_binlog_events). */
     for (i = 0; i < n; i++)
         if (v[i].state == COL_VALUE)
-            v[i].data = d->val.buf + (uintptr_t)v[i].data;
+            v[i].data = d->val.buf != NULL ? d->val.buf + (uintptr_t)v[i].data : "";
 }
 
 static int
@@ -1228,6 +1232,13 @@ rows_body(struct bl_decoder *d, const struct bl_table *t, const struct rows_ev *
         if (rd_skip(r, bml) != 0)
             return (-1);
     }
+    /*
+     * With no column in any image a row is zero bytes long, and the loop below
+     * would deliver empty rows forever without moving: such an event is
+     * malformed (found by fuzz_binlog_events: the reader thread spun at 100%).
+     */
+    if (popcount_bm(bm1, t->ncols) == 0 && (bm2 == NULL || popcount_bm(bm2, t->ncols) == 0))
+        return (-1);
     grow_scratch(d, t->ncols);
     while (r->p < r->end)
         if (decode_row(d, t, e, bm1, bm2, r, names) != 0)

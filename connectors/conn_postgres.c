@@ -31,17 +31,9 @@
 #include "../broker/tagmap.h"
 #include "connector.h"
 #include "pgoutput.h"
+#include "pgrel.h"
 
 enum pg_state { PG_WAIT, PG_CONNECTING, PG_SETUP, PG_STREAMING, PG_STOPPED };
-
-struct pg_rel {
-    uint32_t relid;
-    char *table; /* "schema.table" */
-    char **names;
-    int *key;
-    size_t ncols;
-    const struct tagmap_entry *entry;
-};
 
 struct pg_poll {
     unsigned magic;
@@ -79,16 +71,12 @@ struct pg {
     pg_step_f *step_fn;
     PGresult *step_res;
     struct pgo_decoder *dec;
-    struct pg_rel *rels;
-    size_t nrels;
+    struct pgrels rels; /* relations of this session, and the row scratch */
     int in_txn;
     uint64_t written; /* highest commit end_lsn received */
     uint64_t flushed; /* what we may confirm */
     uint64_t sent_flush;
     char *password;
-    /* per-change scratch */
-    struct col_value *oldv, *newv;
-    size_t scratch;
     unsigned open_handles;
     void (*stopped)(void *);
     void *stopped_arg;
@@ -356,8 +344,8 @@ pg_take_map(struct pg *pg)
         return;
     tagmap_unref(&pg->map);
     pg->map = m;
-    for (i = 0; i < pg->nrels; i++)
-        pg->rels[i].entry = pg->rels[i].table ? tagmap_lookup(pg->map, pg->rels[i].table) : NULL;
+    for (i = 0; i < pg->rels.n; i++)
+        pg->rels.v[i].entry = tagmap_lookup(pg->map, pg->rels.v[i].table);
 }
 
 static void
@@ -878,63 +866,15 @@ pg_send_status(struct pg *pg, int reply)
     pg->sent_flush = pg->flushed;
 }
 
-static struct pg_rel *
-rel_find(struct pg *pg, uint32_t relid)
-{
-    size_t i;
-
-    for (i = 0; i < pg->nrels; i++)
-        if (pg->rels[i].relid == relid)
-            return (&pg->rels[i]);
-    return (NULL);
-}
-
-static void
-rel_clear(struct pg_rel *r)
-{
-    size_t i;
-
-    for (i = 0; i < r->ncols; i++)
-        free(r->names[i]);
-    free(r->names);
-    free(r->key);
-    free(r->table);
-    memset(r, 0, sizeof *r);
-}
-
 static int
 cb_relation(void *arg, const struct pgo_relation *rel)
 {
     struct pg *pg = arg;
-    struct pg_rel *r = rel_find(pg, rel->relid);
-    size_t i, n;
+    struct pgrel *r = pgrels_set(&pg->rels, rel);
 
-    if (r == NULL) {
-        pg->rels = tp_realloc(pg->rels, (pg->nrels + 1) * sizeof *pg->rels);
-        r = &pg->rels[pg->nrels++];
-        memset(r, 0, sizeof *r);
-    } else {
-        rel_clear(r); /* later tuples follow the latest Relation */
-    }
-    r->relid = rel->relid;
-    n = strlen(rel->nspname) + strlen(rel->relname) + 2;
-    r->table = tp_malloc(n);
-    snprintf(r->table, n, "%s.%s", rel->nspname, rel->relname);
-    r->ncols = rel->ncols;
-    r->names = tp_calloc(rel->ncols, sizeof *r->names);
-    r->key = tp_calloc(rel->ncols, sizeof *r->key);
-    for (i = 0; i < rel->ncols; i++) {
-        r->names[i] = tp_strdup(rel->cols[i].name);
-        r->key[i] = rel->cols[i].key;
-    }
     r->entry = tagmap_lookup(pg->map, r->table);
     if (r->entry != NULL)
         pg->core->relation(pg->core->arg, r->table, (const char *const *)r->names, r->ncols);
-    if (pg->scratch < r->ncols) {
-        pg->scratch = r->ncols;
-        pg->oldv = tp_realloc(pg->oldv, r->ncols * sizeof *pg->oldv);
-        pg->newv = tp_realloc(pg->newv, r->ncols * sizeof *pg->newv);
-    }
     return (0);
 }
 
@@ -971,81 +911,19 @@ cb_commit(void *arg, uint64_t commit_lsn, uint64_t end_lsn, int64_t ts)
     return (0);
 }
 
-static void
-set_val(struct col_value *v, const struct pgo_value *pv)
-{
-    v->data = pv->data;
-    v->len = pv->len;
-    v->state = pv->kind == 'n' ? COL_NULL : pv->kind == 't' ? COL_VALUE : COL_UNKNOWN;
-}
-
-/*
- * The old image pgoutput gives: 'O' the full old row; 'K' the replica
- * identity columns only (the others arrive as 'n' but are unknown); none for
- * an UPDATE that kept the key, whose key values are therefore the new ones.
- */
-static void
-build_old(const struct pg_rel *r, char oldkind, const struct pgo_tuple *oldt,
-          const struct pgo_tuple *newt, struct col_value *oldv)
-{
-    size_t i;
-
-    for (i = 0; i < r->ncols; i++) {
-        oldv[i].state = COL_UNKNOWN;
-        if (oldkind == 'O' && i < oldt->ncols)
-            set_val(&oldv[i], &oldt->vals[i]);
-        else if (oldkind == 'K' && i < oldt->ncols && r->key[i])
-            set_val(&oldv[i], &oldt->vals[i]);
-        else if (oldkind == 0 && newt != NULL && i < newt->ncols && r->key[i])
-            set_val(&oldv[i], &newt->vals[i]);
-    }
-}
-
-/* 'u' (unchanged TOAST) in the new row equals the full old value, when we have it. */
-static void
-build_new(const struct pg_rel *r, const struct pgo_tuple *newt, char oldkind,
-          const struct col_value *oldv, struct col_value *newv)
-{
-    size_t i;
-
-    for (i = 0; i < r->ncols; i++) {
-        newv[i].state = COL_UNKNOWN;
-        if (i >= newt->ncols)
-            continue;
-        if (newt->vals[i].kind == 'u' && oldkind == 'O')
-            newv[i] = oldv[i];
-        else
-            set_val(&newv[i], &newt->vals[i]);
-    }
-}
-
 static int
 cb_change(void *arg, char op, uint32_t relid, char oldkind, const struct pgo_tuple *oldt,
           const struct pgo_tuple *newt)
 {
     struct pg *pg = arg;
-    struct pg_rel *r = rel_find(pg, relid);
+    struct pgrel *r = pgrels_find(&pg->rels, relid);
     struct change c;
 
     if (r == NULL || !pg->in_txn)
         return (-1); /* the protocol always sends Relation first */
-    memset(&c, 0, sizeof c);
-    c.op = op == 'I' ? CHG_INSERT : op == 'U' ? CHG_UPDATE : CHG_DELETE;
-    c.table = r->table;
-    c.colnames = (const char *const *)r->names;
-    c.ncols = r->ncols;
-    if (r->entry == NULL) {
-        pg->core->change(pg->core->arg, &c); /* counted, not mapped */
-        return (0);
-    }
-    if (op != 'I') {
-        build_old(r, oldkind, oldt, newt, pg->oldv);
-        c.oldv = pg->oldv;
-    }
-    if (op != 'D') {
-        build_new(r, newt, oldkind, pg->oldv, pg->newv);
-        c.newv = pg->newv;
-    }
+    pgrels_change(&pg->rels, r, op, oldkind, oldt, newt, &c);
+    if (r->entry == NULL)
+        c.oldv = c.newv = NULL; /* counted, not mapped */
     pg->core->change(pg->core->arg, &c);
     return (0);
 }
@@ -1055,13 +933,13 @@ cb_truncate(void *arg, const uint32_t *relids, uint32_t n)
 {
     struct pg *pg = arg;
     struct change c;
-    struct pg_rel *r;
+    struct pgrel *r;
     uint32_t i;
 
     if (!pg->in_txn)
         return (-1);
     for (i = 0; i < n; i++) {
-        r = rel_find(pg, relids[i]);
+        r = pgrels_find(&pg->rels, relids[i]);
         if (r == NULL)
             return (-1);
         memset(&c, 0, sizeof c);
@@ -1291,14 +1169,9 @@ static void
 pg_destroy(void *priv)
 {
     struct pg *pg;
-    size_t i;
 
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
-    for (i = 0; i < pg->nrels; i++)
-        rel_clear(&pg->rels[i]);
-    free(pg->rels);
-    free(pg->oldv);
-    free(pg->newv);
+    pgrels_free(&pg->rels);
     pgo_destroy(&pg->dec);
     tagmap_unref(&pg->map);
     secret_free(&pg->password);

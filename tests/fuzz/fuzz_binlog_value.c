@@ -5,10 +5,7 @@
  * the value.  It checks the contract rather than the text: the value never
  * extends past the input (ASan sees any read beyond it, libFuzzer's buffer
  * being exactly the input), measuring agrees with decoding, and only
- * BL_VALUE touches the output.
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibroker \
- *       connectors/binlog_value.c broker/log.c tests/fuzz/fuzz_binlog_value.c
+ * BL_VALUE touches the output.  Built by -DTAGPURGE_FUZZ=ON (tests/fuzz/run.sh).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,8 +13,15 @@
 
 #include "../../broker/obj.h"
 #include "../../connectors/binlog_value.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return (0);
+}
 
 static const char *const *
 member_names(void)

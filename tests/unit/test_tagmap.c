@@ -95,24 +95,46 @@ TEST(update_is_union_of_old_and_new)
                   "category-3 category-4 product-1 product-list");
 }
 
-TEST(several_placeholders_per_tag)
+/* Insert into public.pair (columns a, b): its tags joined by spaces, sorted. */
+static const char *
+apply_pair(const struct col_value *nv, int *flags)
 {
     static const char *const pcols[] = {"a", "b"};
-    struct col_value nv[] = {V("x"), V("y")};
+    static char out[1024];
     struct change c = {CHG_INSERT, "public.pair", pcols, 2, NULL, nv};
     struct tagset *ts = tagset_new();
     const char *err;
     struct tagmap *m = compile(products_map, &err);
     const char *const *tags;
-    size_t n;
+    size_t n, i, o = 0;
 
-    ASSERT_EQ(tagmap_apply(tagmap_lookup(m, "public.pair"), &c, ts), 0);
+    *flags = tagmap_apply(tagmap_lookup(m, "public.pair"), &c, ts);
     tags = tagset_sorted(ts, &n);
-    ASSERT_EQ(n, 2);
-    ASSERT_STR_EQ(tags[0], "p-x-y");
-    ASSERT_STR_EQ(tags[1], "xy");
+    out[0] = '\0';
+    for (i = 0; i < n; i++)
+        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", tags[i]);
     tagset_destroy(&ts);
     tagmap_unref(&m);
+    return (out);
+}
+
+TEST(several_placeholders_per_tag)
+{
+    struct col_value nv[] = {V("x"), V("y")};
+    int flags;
+
+    ASSERT_STR_EQ(apply_pair(nv, &flags), "p-x-y xy");
+    ASSERT_EQ(flags, 0);
+}
+
+TEST(empty_rendering_drops_that_tag)
+{
+    struct col_value nv[] = {V(""), V("")};
+    int flags;
+
+    /* "{a}{b}" of two empty values is no tag; "p-{a}-{b}" still is one. */
+    ASSERT_STR_EQ(apply_pair(nv, &flags), "p--");
+    ASSERT_EQ(flags, 0);
 }
 
 TEST(null_drops_only_that_tag)
@@ -339,6 +361,7 @@ TEST_MAIN(
     TEST_ENTRY(delete_uses_old_row)
     TEST_ENTRY(update_is_union_of_old_and_new)
     TEST_ENTRY(several_placeholders_per_tag)
+    TEST_ENTRY(empty_rendering_drops_that_tag)
     TEST_ENTRY(null_drops_only_that_tag)
     TEST_ENTRY(unknown_value_purges_default_fallback)
     TEST_ENTRY(explicit_fallback_tags)
