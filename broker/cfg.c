@@ -24,7 +24,7 @@ struct cfg_ctx {
     size_t depth;
     char *err;
     char **warn;
-    size_t nwarn;
+    size_t nwarn, maxwarn;
 };
 
 struct cfg_ctx *
@@ -257,7 +257,10 @@ cfg_warn(struct cfg_ctx *c, const char *fmt, ...)
 
     CHECK_OBJ_NOTNULL(c, CFG_CTX_MAGIC);
     va_start(ap, fmt);
-    c->warn = tp_realloc(c->warn, (c->nwarn + 1) * sizeof *c->warn);
+    if (c->nwarn == c->maxwarn) { /* doubling: a mapping may warn once per table */
+        c->maxwarn = c->maxwarn ? 2 * c->maxwarn : 16;
+        c->warn = tp_realloc(c->warn, c->maxwarn * sizeof *c->warn);
+    }
     c->warn[c->nwarn++] = fmt_at(c, 0, fmt, ap);
     va_end(ap);
 }
