@@ -262,7 +262,7 @@ static int
 load_array(struct config *c, const json_t *root, const char *key, struct cfg_ctx *ctx)
 {
     json_t *arr = json_object_get(root, key), *v;
-    size_t i;
+    size_t i, max = strcmp(key, "sources") == 0 ? MAX_SOURCES : MAX_SINKS;
     int rv = 0;
 
     if (arr == NULL)
@@ -273,9 +273,8 @@ load_array(struct config *c, const json_t *root, const char *key, struct cfg_ctx
         goto out;
     }
     /* Names are checked pairwise and tiers followed per sink: keep n small. */
-    if (json_array_size(arr) > (strcmp(key, "sources") == 0 ? MAX_SOURCES : MAX_SINKS)) {
-        rv = cfg_error(ctx, "%zu entries: at most %d %s", json_array_size(arr),
-                       strcmp(key, "sources") == 0 ? MAX_SOURCES : MAX_SINKS, key);
+    if (json_array_size(arr) > max) {
+        rv = cfg_error(ctx, "%zu entries: at most %zu %s", json_array_size(arr), max, key);
         goto out;
     }
     if (strcmp(key, "sources") == 0)

@@ -3,9 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "log.h"
 #include "obj.h"
 #include "secret.h"
+
+int
+secret_keys(struct cfg_ctx *ctx, const json_t *obj, const char **env, const char **file)
+{
+    if (cfg_get_str(ctx, obj, "password_env", 0, env) < 0 ||
+        cfg_get_str(ctx, obj, "password_file", 0, file) < 0)
+        return (-1);
+    if (*env != NULL && *file != NULL) {
+        cfg_push_key(ctx, "password_file");
+        cfg_error(ctx, "give password_env or password_file, not both");
+        cfg_pop(ctx);
+        return (-1);
+    }
+    return (0);
+}
 
 int
 secret_read(const char *env, const char *file, const char *prefix, char **out, char *why,

@@ -72,6 +72,11 @@ struct my {
     uint64_t start_pos;
     unsigned heartbeat_ms;
     size_t max_txn_tags;
+    /*
+     * Set by start() before the thread exists, never changed: the loop calls
+     * its callbacks, the reader thread only core->mapping() (any-thread).
+     */
+    const struct conn_core *core;
     /* shared with the reader thread, under mu */
     uv_mutex_t mu;
     uv_cond_t cond;
@@ -96,7 +101,6 @@ struct my {
     int misconfigured; /* the last session ended on a configuration error: keep backing off */
     /* loop thread only */
     uv_loop_t *loop;
-    const struct conn_core *core;
     uv_async_t async;
     uv_timer_t flush;
     struct src_pos confirmed;
@@ -190,9 +194,7 @@ my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
 
     if (cfg_check_keys(ctx, obj, keys) != 0 || cfg_get_str(ctx, obj, "host", 0, &host) < 0 ||
         cfg_get_int(ctx, obj, "port", 0, 1, 65535, &port) < 0 ||
-        cfg_get_str(ctx, obj, "user", 1, &user) < 0 ||
-        cfg_get_str(ctx, obj, "password_env", 0, &penv) < 0 ||
-        cfg_get_str(ctx, obj, "password_file", 0, &pfile) < 0 ||
+        cfg_get_str(ctx, obj, "user", 1, &user) < 0 || secret_keys(ctx, obj, &penv, &pfile) != 0 ||
         cfg_get_int(ctx, obj, "server_id", 1, 1, UINT32_MAX, &sid) < 0 ||
         cfg_get_str(ctx, obj, "socket", 0, &sock) < 0 ||
         cfg_get_str(ctx, obj, "ssl_ca", 0, &ca) < 0 ||
@@ -204,12 +206,6 @@ my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
         strcmp(mode, "verify_identity") != 0) {
         cfg_push_key(ctx, "ssl_mode");
         cfg_error(ctx, "expected disabled, preferred, required, verify_ca or verify_identity");
-        cfg_pop(ctx);
-        return (-1);
-    }
-    if (penv != NULL && pfile != NULL) {
-        cfg_push_key(ctx, "password_file");
-        cfg_error(ctx, "give password_env or password_file, not both");
         cfg_pop(ctx);
         return (-1);
     }
@@ -734,10 +730,7 @@ cb_schema_changed(void *arg, const char *table)
     names_drop(arg, table);
 }
 
-/*
- * A reload replaced the mapping: decode from this transaction on with the new
- * one.  core is set before this thread starts and mapping() is safe here.
- */
+/* A reload replaced the mapping: decode from this transaction on with the new one. */
 static void
 take_map(struct my *m)
 {

@@ -143,19 +143,11 @@ pg_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
     struct pg *pg;
 
     if (cfg_check_keys(ctx, obj, keys) != 0 || cfg_get_str(ctx, obj, "conninfo", 1, &ci) < 0 ||
-        cfg_get_str(ctx, obj, "password_env", 0, &penv) < 0 ||
-        cfg_get_str(ctx, obj, "password_file", 0, &pfile) < 0 ||
-        cfg_get_str(ctx, obj, "slot", 0, &slot) < 0 ||
+        secret_keys(ctx, obj, &penv, &pfile) != 0 || cfg_get_str(ctx, obj, "slot", 0, &slot) < 0 ||
         cfg_get_str(ctx, obj, "publication", 0, &pub) < 0 ||
         cfg_get_bool(ctx, obj, "create", 0, &create) < 0 ||
         cfg_get_int(ctx, obj, "status_interval_ms", 0, 100, 3600000, &interval) < 0)
         return (-1);
-    if (penv != NULL && pfile != NULL) {
-        cfg_push_key(ctx, "password_file");
-        cfg_error(ctx, "give password_env or password_file, not both");
-        cfg_pop(ctx);
-        return (-1);
-    }
     if (!name_ok(slot) || !name_ok(pub)) {
         cfg_push_key(ctx, name_ok(slot) ? "publication" : "slot");
         cfg_error(ctx, "use 1 to 63 lower-case letters, digits or underscores");
