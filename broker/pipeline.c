@@ -43,6 +43,7 @@ struct batch {
     struct tagset *tags;
     struct tagset *broad;  /* what covers them all (escalation) */
     int broad_ok;          /* every transaction's broad tags are known */
+    int flush;             /* a gap is in it: sinks with a flush send that */
     size_t ntags;          /* for the log, after tags went to the fan-out */
     struct ckpt **entries; /* transactions it carries; borrowed from their source */
     size_t nentries;
@@ -256,6 +257,7 @@ batch_close(struct pipeline *p)
     t.broad = tagset_sorted(broad, &t.nbroad);
     if (!b->broad_ok)
         t.nbroad = 0;
+    t.flush = b->flush;
     /* May call batch_done() before it returns (no nodes): b is not used after. */
     fanout_submit(p->fanout, &t, batch_done, b);
     tagset_destroy(&tags);
@@ -292,6 +294,7 @@ batch_add(struct pipeline *p, struct ckpt *c, const struct txn *t, struct tagset
     tagset_merge(b->tags, tags);
     if (txn_broad(t, b->broad) != 0)
         b->broad_ok = 0;
+    b->flush |= txn_gap(t);
     b->entries = tp_realloc(b->entries, (b->nentries + 1) * sizeof *b->entries);
     b->entries[b->nentries++] = c;
     if (p->coalesce_ms == 0)

@@ -15,6 +15,7 @@ struct txn {
     struct tagset *tags;
     struct tagset *literal; /* tags added by txn_add_tags(): broad already */
     int collapsed;
+    int gap; /* a gap's broad purge: sinks with a flush send it */
     const struct tagmap_entry **touched;
     size_t ntouched, maxtouched;
     struct txn_counts counts;
@@ -65,6 +66,7 @@ txn_reset(struct txn *t)
     tagset_clear(t->tags);
     tagset_clear(t->literal);
     t->collapsed = 0;
+    t->gap = 0;
     t->ntouched = 0;
     memset(&t->counts, 0, sizeof t->counts);
 }
@@ -177,6 +179,20 @@ txn_broad(const struct txn *t, struct tagset *out)
         tagmap_add_fallback(t->touched[i], out);
     }
     return (rv);
+}
+
+void
+txn_set_gap(struct txn *t)
+{
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    t->gap = 1;
+}
+
+int
+txn_gap(const struct txn *t)
+{
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    return (t->gap);
 }
 
 void

@@ -48,6 +48,12 @@ void txn_change(struct txn *, const struct change *);
 void txn_broaden(struct txn *, const char *table);
 /* Add literal tags (a gap's configured gap_tags). */
 void txn_add_tags(struct txn *, const char *const *tags, size_t n);
+/*
+ * Mark the transaction as a gap's broad purge: nodes whose sink has a "flush"
+ * send the flush instead of its tags (continuity with the source was lost).
+ */
+void txn_set_gap(struct txn *);
+int txn_gap(const struct txn *);
 /* Count a statement-only event (binlog_format STATEMENT/MIXED) on a mapped table. */
 void txn_count_statement(struct txn *);
 /*

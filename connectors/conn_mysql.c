@@ -564,6 +564,7 @@ emit_gap(struct my *m, const struct src_pos *at, const char *why)
     it.txn = txn_new(m->map, m->max_txn_tags, m->name);
     txn_broaden(it.txn, NULL);
     txn_add_tags(it.txn, (const char *const *)m->gap_tags, m->ngap_tags);
+    txn_set_gap(it.txn);
     (void)queue_push(m, &it);
 }
 

@@ -47,6 +47,7 @@ struct purge {
     struct entry *ent;
     size_t nent;
     size_t open_ents; /* entries not E_DONE */
+    int flush;        /* a gap: nodes whose sink has a flush send it instead of the tags */
     int rebound;      /* this is the second pass */
     int rebound_hold; /* a second pass is due: tag_refs counts one for it */
     unsigned hold;    /* frames on the stack that use it: do not free */
@@ -601,7 +602,14 @@ node_enqueue(struct node *n, struct purge *p)
     }
     n->queue[n->qlen++] = p;
     p->tag_refs++;
-    if (n->esc) {
+    if (p->flush && sink_opts(n->fs->sink)->has_flush) {
+        /* A gap: the flush covers the backlog and this purge alike. */
+        node_escalate(n, "a source gap");
+        n->esc_flush = 1;
+        tagset_clear(n->esc_tags);
+        if (n->state == N_BACKOFF || n->state == N_DOWN)
+            node_abort_round(n);
+    } else if (n->esc) {
         node_absorb_one(n, p);
         n->nabsorbed++;
     } else {
@@ -1362,6 +1370,7 @@ fanout_submit(struct fanout *f, const struct purge_tags *t, void (*done)(void *,
     p->ntags = t->n;
     p->broad = strv_dup(t->broad, t->nbroad);
     p->nbroad = t->nbroad;
+    p->flush = t->flush;
     p->done = done;
     p->arg = arg;
     p->ent = tp_calloc(n, sizeof *p->ent);

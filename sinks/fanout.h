@@ -77,6 +77,7 @@ struct purge_tags {
     size_t n;
     const char *const *broad; /* the fallback tags of its tables; nbroad 0: none known */
     size_t nbroad;
+    int flush; /* a gap's broad purge: a sink with a "flush" sends the flush instead */
 };
 
 /*
