@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <mysql.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #include "../broker/log.h"
 #include "../broker/obj.h"
 #include "../broker/secret.h"
+#include "../broker/statefile.h"
 #include "../broker/tagmap.h"
 #include "../broker/tagset.h"
 #include "../broker/txn.h"
@@ -231,46 +231,18 @@ my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
  * State file: {"file": ..., "pos": ..., "gtid": ..., "server": ...}
  */
 
-static int
-fsync_dir(const char *path)
-{
-    char *copy = tp_strdup(path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY), rv = -1;
-
-    if (fd >= 0) {
-        rv = fsync(fd);
-        close(fd);
-    }
-    free(copy);
-    return (rv);
-}
-
 /* Atomic replace: a crash leaves either the old or the new checkpoint. */
 static int
 state_write(const struct my *m, const struct src_pos *p, const char *identity)
 {
     json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "file", p->name, "pos", (json_int_t)p->off,
                           "gtid", p->gtid, "server", identity);
-    char tmp[4096];
-    char *text;
-    int fd, rv = -1;
-    size_t n;
+    int rv;
 
     if (o == NULL)
         return (-1);
-    text = json_dumps(o, JSON_SORT_KEYS);
+    rv = statefile_write(m->state_path, o);
     json_decref(o);
-    snprintf(tmp, sizeof tmp, "%s.tmp", m->state_path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-        n = strlen(text);
-        if (write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
-            rv = 0;
-        close(fd);
-    }
-    free(text);
-    if (rv == 0 && (rename(tmp, m->state_path) != 0 || fsync_dir(m->state_path) != 0))
-        rv = -1;
     if (rv != 0)
         log_err("source %s: cannot write the checkpoint %s: %s", m->name, m->state_path,
                 strerror(errno));
