@@ -410,6 +410,8 @@ source_commit(struct source *s, const struct src_pos *pos, int64_t commit_us, st
     struct ckpt *c;
 
     add_counts(txn_counts(t));
+    if (txn_gap(t))
+        stats.gaps++; /* counted here, on the loop: connectors may build gaps on their threads */
     s->txns++;
     s->changes += txn_counts(t)->changes;
     s->fallbacks += txn_counts(t)->fallback_purges;

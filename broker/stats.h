@@ -30,7 +30,10 @@
     C(nodes_down, "Nodes marked down (unreachable past flush_after_down_s)")                       \
     C(node_drops, "Nodes removed (reload, discovery) with their pending purges released")          \
     C(rebound_purges, "Rebound purges (second pass after rebound_ms)")                             \
-    C(checkpoints, "Checkpoint advances confirmed to sources")
+    C(checkpoints, "Checkpoint advances confirmed to sources")                                     \
+    C(gaps, "Source continuity lost (slot, server, binlog): broad purges emitted")                 \
+    C(cascade_purges, "Foreign-key cascades purged for child tables (MySQL/MariaDB)")              \
+    C(dirty_releases, "Purges a dirty node no longer holds (down past flush_after_down_s)")
 
 struct tp_stats {
 #define TP_STATS_FIELD(name, doc) uint64_t name;
