@@ -514,7 +514,8 @@ pipeline_new(struct pipeline **pp, uv_loop_t *loop, const struct config *cfg)
     p->loop = loop;
     p->cfg = cfg;
     p->coalesce_ms = cfg->delivery.coalesce_ms;
-    if (fanout_new(&p->fanout, loop, cfg->sinks, cfg->nsinks, &cfg->delivery) != 0) {
+    if (fanout_new(&p->fanout, loop, cfg->sinks, cfg->nsinks, &cfg->delivery, cfg->state_dir) !=
+        0) {
         FREE_OBJ(p);
         return (-1);
     }
@@ -918,6 +919,14 @@ node_metric(void *arg, const struct node_info *ni)
         node_labels(out, ni);
         sbuf_printf(out, "} %llu\n", (unsigned long long)ni->escalations);
         break;
+    case 5:
+        sbuf_printf(out, "tagpurge_node_dirty");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %d\n", ni->dirty);
+        sbuf_printf(out, "tagpurge_node_dirty_releases_total");
+        node_labels(out, ni);
+        sbuf_printf(out, "} %llu\n", (unsigned long long)ni->dirty_releases);
+        break;
     }
 }
 
@@ -933,12 +942,15 @@ metrics_nodes(const struct pipeline *p, struct sbuf *out)
          "Purge requests answered, by HTTP status (error: no answer)"},
         {"tagpurge_node_retries_total", "counter",
          "Retries scheduled (tagpurge_node_escalations_total: backlogs made broad)"},
+        {"tagpurge_node_dirty", "gauge",
+         "1 while the node's next request must be its broad purge (down past flush_after_down_s, "
+         "or marked in dirty.json; tagpurge_node_dirty_releases_total: purges it released then)"},
     };
     struct node_out no = {out, 0};
 
     if (p->fanout == NULL)
         return;
-    for (no.part = 0; no.part < 5; no.part++) {
+    for (no.part = 0; no.part < (int)(sizeof heads / sizeof heads[0]); no.part++) {
         metric_head(out, heads[no.part][0], heads[no.part][1], heads[no.part][2]);
         fanout_foreach_node(p->fanout, node_metric, &no);
     }
@@ -983,6 +995,9 @@ ready_node(void *arg, const struct node_info *ni)
     if (ni->failing)
         sbuf_printf(why, "%s\"sink %s: node %s is failing (%s)\"", why->len > 0 ? ", " : "",
                     ni->sink, ni->url, ni->state);
+    if (ni->dirty)
+        sbuf_printf(why, "%s\"sink %s: node %s is dirty (its broad purge is not acknowledged)\"",
+                    why->len > 0 ? ", " : "", ni->sink, ni->url);
 }
 
 int

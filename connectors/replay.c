@@ -167,7 +167,7 @@ replay_send(const struct config *c, struct tagset *tags)
     if (n == 0)
         return (0);
     AZ(uv_loop_init(&loop));
-    if (fanout_new(&f, &loop, c->sinks, c->nsinks, &c->delivery) != 0)
+    if (fanout_new(&f, &loop, c->sinks, c->nsinks, &c->delivery, NULL) != 0)
         return (1);
     fanout_submit(f, &t, send_done, &delivered);
     while (!delivered && uv_run(&loop, UV_RUN_ONCE) != 0)

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "../broker/obj.h"
 #include "../broker/stats.h"
 #include "../broker/tagset.h"
+#include "dirty.h"
 #include "discover.h"
 #include "fanout.h"
 #include "http.h"
@@ -21,6 +23,7 @@
  *  fsink   per configured sink: tier delay queue, rate bucket, its nodes.
  *  node    one cache node: FIFO of purge pointers, state machine below.
  *  disc    one dns:// node spec of a sink.
+ *  dirty   the durable marks of dirty nodes (dirty.h); NULL without a state_dir.
  */
 
 enum entry_state {
@@ -77,9 +80,13 @@ struct dueq {
  *  N_BACKOFF     waiting for the timer: retry after a failure (exponential,
  *                jittered, at least Retry-After on 429/503), or a rate-limit
  *                token.  next: CONNECTING/SENDING, DOWN.
- *  N_DOWN        failing for longer than flush_after_down_s: the backlog was
+ *  N_DOWN        failing for longer than flush_after_down_s (or failing at
+ *                all while its mark is in the file): the backlog was
  *                escalated, and the first request it gets back is the broad
- *                purge ("flush", or the backlog's fallback tags).
+ *                purge ("flush", or the backlog's fallback tags).  With a
+ *                state_dir the broad purge is written to dirty.json as the
+ *                node's mark and the node releases what it holds (see
+ *                node_release_dirty): it no longer holds the checkpoint.
  *                next: CONNECTING (timer).
  */
 enum node_state { N_IDLE, N_CONNECTING, N_SENDING, N_BACKOFF, N_DOWN };
@@ -103,8 +110,12 @@ struct node {
     struct tagset *esc_tags;   /* the broad tags of absorbed purges */
     struct tagset *round_tags; /* what an R_BROAD round names */
     int dirty;                 /* was down: a broad purge goes first */
+    int marked;                /* its mark is in dirty.json: implies dirty */
+    int mark_held;             /* logged that it could not release (once per episode) */
+    uint64_t dirty_releases;   /* purges released while dirty, for /metrics */
     struct purge **round;      /* being delivered now */
     size_t nround;
+    int in_round; /* a round is out: its requests may cover no purge (a marked node's) */
     enum round_kind kind;
     struct reqlist reqs;
     size_t cur;
@@ -159,6 +170,7 @@ struct fanout {
     struct fsink *sinks;
     unsigned next_id;
     struct delivery_cfg cfg;
+    struct dirty *dirty; /* NULL: no state_dir, a down node holds its purges */
     struct purge *live;
     struct dueq reboundq;
     uv_timer_t rebound_timer, discover_timer;
@@ -537,7 +549,7 @@ node_escalate(struct node *n, const char *why)
     size_t i;
 
     /* One count per episode: a broad round already out extends it. */
-    if (!n->esc && (n->nround == 0 || n->kind == R_TAGS)) {
+    if (!n->esc && (!n->in_round || n->kind == R_TAGS)) {
         stats.escalations++;
         n->escalations++;
         log_warn("sink %s: node %s: %s: its backlog of %zu purges (%zu tags) becomes one broad "
@@ -560,8 +572,9 @@ node_abort_round(struct node *n)
 {
     size_t i;
 
-    if (n->nround == 0)
+    if (!n->in_round)
         return;
+    n->in_round = 0;
     if (n->kind == R_FLUSH) {
         n->esc_flush = 1;
         tagset_clear(n->esc_tags);
@@ -577,19 +590,100 @@ node_abort_round(struct node *n)
         n->esc_flush = 1;
         tagset_clear(n->esc_tags);
     }
-    /* In front of the queue, absorbed. */
-    n->queue = tp_realloc(n->queue, (n->qlen + n->nround) * sizeof *n->queue);
-    memmove(n->queue + n->nround, n->queue, n->qlen * sizeof *n->queue);
-    memcpy(n->queue, n->round, n->nround * sizeof *n->queue);
-    n->qlen += n->nround;
-    n->qcap = n->qlen;
-    n->nabsorbed += n->nround;
+    /* In front of the queue, absorbed (a marked node's round may cover none). */
+    if (n->nround > 0) {
+        n->queue = tp_realloc(n->queue, (n->qlen + n->nround) * sizeof *n->queue);
+        memmove(n->queue + n->nround, n->queue, n->qlen * sizeof *n->queue);
+        memcpy(n->queue, n->round, n->nround * sizeof *n->queue);
+        n->qlen += n->nround;
+        n->qcap = n->qlen;
+        n->nabsorbed += n->nround;
+    }
     n->esc = 1;
     free(n->round);
     n->round = NULL;
     n->nround = 0;
     reqlist_free(&n->reqs);
     n->cur = 0;
+}
+
+/*
+ * A down node stops holding the checkpoint: its escalated backlog (every
+ * queued purge is absorbed, nothing is in flight) becomes its mark in
+ * dirty.json, written durably first, and only then are its purges released.
+ * The escalation (esc, esc_flush, esc_tags) stays: it is the broad purge the
+ * node gets first when it answers, and absorbs what arrives meanwhile.
+ *
+ * Bounded: with a flush the mark is that word and never changes.  Without
+ * one it is the union of the fallback tags (node_absorb_one); past
+ * max_pending_tags the node keeps holding its purges as it did before marks
+ * existed (the checkpoint waits, a restart replays them), so the file stays
+ * small.  Without a state_dir, or when the file cannot be written, it holds too.
+ */
+static void
+node_release_dirty(struct node *n)
+{
+    struct fanout *f = n->f;
+    struct fsink *fs = n->fs;
+    struct purge **queue = n->queue;
+    const char *const *tags = NULL;
+    size_t i, qlen = n->qlen, ntags = 0;
+    int flush = sink_opts(fs->sink)->has_flush;
+
+    AN(n->dirty && !n->in_round && n->nabsorbed == n->qlen);
+    if (f->dirty == NULL)
+        return;
+    if (!flush && tagset_count(n->esc_tags) > (size_t)max_pending(n)) {
+        if (!n->mark_held)
+            log_warn("sink %s: node %s: its broad purge passed max_pending_tags (%zu tags) and "
+                     "the sink has no flush: it keeps holding its purges until it is back",
+                     fs->name, n->url, tagset_count(n->esc_tags));
+        n->mark_held = 1;
+        return;
+    }
+    if (!flush)
+        tags = tagset_sorted(n->esc_tags, &ntags);
+    if (dirty_set(f->dirty, fs->name, n->url, flush, tags, ntags) != 0) {
+        if (!n->mark_held)
+            log_err("sink %s: node %s: cannot write %s (%s): it keeps holding its purges", fs->name,
+                    n->url, dirty_path(f->dirty), strerror(errno));
+        n->mark_held = 1;
+        return;
+    }
+    if (!n->marked)
+        log_warn("sink %s: node %s: down: marked dirty in %s (first request when back: %s); it "
+                 "no longer holds the checkpoint",
+                 fs->name, n->url, dirty_path(f->dirty), flush ? "the flush" : "fallback tags");
+    n->marked = 1;
+    n->mark_held = 0;
+    if (qlen == 0)
+        return;
+    /* Detached first: a done() may submit, and this node absorbs and releases that too. */
+    n->queue = NULL;
+    n->qlen = n->qcap = n->nabsorbed = 0;
+    stats.dirty_releases += qlen;
+    n->dirty_releases += qlen;
+    for (i = 0; i < qlen; i++)
+        purge_node_release(f, queue[i], fs->id); /* absorbed: no tag reference left */
+    free(queue);
+}
+
+/* The broad purge went through (or nothing needs one): the node is clean. */
+static void
+node_clean(struct node *n)
+{
+    n->dirty = 0;
+    n->mark_held = 0;
+    if (!n->marked)
+        return;
+    n->marked = 0;
+    if (dirty_remove(n->f->dirty, n->fs->name, n->url) != 0)
+        log_err("sink %s: node %s: cannot rewrite %s (%s): the next start sends it a broad "
+                "purge again",
+                n->fs->name, n->url, dirty_path(n->f->dirty), strerror(errno));
+    else
+        log_info("sink %s: node %s: clean again, mark removed from %s", n->fs->name, n->url,
+                 dirty_path(n->f->dirty));
 }
 
 static void
@@ -620,7 +714,9 @@ node_enqueue(struct node *n, struct purge *p)
                 node_abort_round(n);
         }
     }
-    if (n->state == N_IDLE)
+    if (n->dirty && n->state == N_DOWN)
+        node_release_dirty(n);
+    else if (n->state == N_IDLE)
         node_kick(n);
 }
 
@@ -632,7 +728,8 @@ node_start_round(struct node *n)
     const char *const *tags;
     size_t i, j, ntags;
 
-    AZ(n->nround);
+    AZ(n->in_round);
+    n->in_round = 1;
     log_debug("sink %s: node %s: round of %zu purges (escalated %d, dirty %d)", n->fs->name, n->url,
               n->qlen, n->esc, n->dirty);
     if (n->dirty && !n->esc)
@@ -643,7 +740,8 @@ node_start_round(struct node *n)
     n->qlen = n->qcap = 0;
     reqlist_free(&n->reqs);
     n->cur = 0;
-    n->attempts = 0;
+    if (n->fail_since == 0)
+        n->attempts = 0; /* a failing node's backoff keeps growing across rounds */
     if (n->esc || n->dirty) {
         AN(n->nabsorbed == n->nround);
         if (o->has_flush && (n->esc_flush || n->dirty)) {
@@ -682,11 +780,12 @@ node_round_done(struct node *n)
 
     n->round = NULL;
     n->nround = 0;
+    n->in_round = 0;
     if (kind == R_FLUSH || (kind == R_BROAD && n->dirty)) {
         stats.flushes++;
         log_info("sink %s: node %s: broad purge acknowledged (%s), covering %zu purges",
                  n->fs->name, n->url, kind == R_FLUSH ? "flush" : "fallback tags", nround);
-        n->dirty = 0;
+        node_clean(n);
     }
     stats.purges_acked += nround;
     for (i = 0; i < nround; i++) {
@@ -765,8 +864,10 @@ node_failed(struct node *n, const char *why, long status, long retry_after_s)
         n->fail_since = now ? now : 1;
     log_warn("sink %s: node %s: purge failed: %s (attempt %u, retry in %ld ms)", n->fs->name,
              n->url, why, n->attempts, d);
-    if (n->fail_since != 0 && f->cfg.flush_after_down_s > 0 &&
-        now - n->fail_since >= (uint64_t)f->cfg.flush_after_down_s * 1000) {
+    /* A node whose mark is in the file was down already: no second wait. */
+    if (n->fail_since != 0 &&
+        (n->marked || (f->cfg.flush_after_down_s > 0 &&
+                       now - n->fail_since >= (uint64_t)f->cfg.flush_after_down_s * 1000))) {
         if (!n->dirty) {
             log_warn("sink %s: node %s: unreachable for %lld s (flush_after_down_s %ld): it gets "
                      "a broad purge first when it is back",
@@ -784,13 +885,15 @@ node_failed(struct node *n, const char *why, long status, long retry_after_s)
      * out: the round and the queue join the escalation, so one broad purge is
      * outstanding, not a series.
      */
-    if (n->dirty || (n->nround > 0 && n->kind != R_TAGS)) {
+    if (n->dirty || (n->in_round && n->kind != R_TAGS)) {
         node_abort_round(n);
         node_escalate(n, "node down");
     } else if (n->esc) {
         node_abort_round(n);
     }
     AZ(uv_timer_start(&n->timer, timer_cb, (uint64_t)d, 0));
+    if (n->state == N_DOWN)
+        node_release_dirty(n); /* last: its done()s may reach this node again */
 }
 
 static void
@@ -820,11 +923,12 @@ node_kick(struct node *n)
 
     CHECK_OBJ_NOTNULL(n, NODE_MAGIC);
     for (;;) {
-        if (n->nround > 0 && n->cur == n->reqs.n)
+        if (n->in_round && n->cur == n->reqs.n)
             node_round_done(n);
-        if (n->dirty && n->nround == 0 && n->qlen == 0 && !sink_opts(n->fs->sink)->has_flush)
-            n->dirty = 0; /* nothing it missed that fallback tags could name */
-        if (n->nround == 0 && n->qlen == 0 && !n->dirty) {
+        if (n->dirty && !n->in_round && n->qlen == 0 && !sink_opts(n->fs->sink)->has_flush &&
+            tagset_count(n->esc_tags) == 0)
+            node_clean(n); /* nothing it missed that fallback tags could name */
+        if (!n->in_round && n->qlen == 0 && !n->dirty) {
             node_set_state(n, N_IDLE);
             return;
         }
@@ -836,7 +940,7 @@ node_kick(struct node *n)
             AZ(uv_timer_start(&n->timer, timer_cb, wait, 0));
             return;
         }
-        if (n->nround == 0)
+        if (!n->in_round)
             node_start_round(n);
         if (n->cur < n->reqs.n)
             break;
@@ -898,6 +1002,26 @@ xfer_done(void *arg, long status, long retry_after_s, const char *err, const cha
     node_failed(n, why, status, retry_after_s);
 }
 
+/* A node with a mark in dirty.json starts dirty: the broad purge goes first, now. */
+static void
+node_load_mark(struct node *n)
+{
+    int flush = 0;
+
+    if (n->f->dirty == NULL || !dirty_get(n->f->dirty, n->fs->name, n->url, &flush, n->esc_tags))
+        return;
+    if (flush && !sink_opts(n->fs->sink)->has_flush)
+        log_err("sink %s: node %s: its mark in %s asks for the flush, but the sink has none now: "
+                "nothing broader can be sent; flush it by hand",
+                n->fs->name, n->url, dirty_path(n->f->dirty));
+    log_warn("sink %s: node %s: dirty (marked in %s): its first request is the %s", n->fs->name,
+             n->url, dirty_path(n->f->dirty), flush ? "flush" : "broad purge");
+    n->dirty = n->marked = 1;
+    n->esc = 1;
+    n->esc_flush = flush;
+    node_kick(n);
+}
+
 static struct node *
 node_new(struct fsink *fs, const char *url, const char *spec)
 {
@@ -923,6 +1047,7 @@ node_new(struct fsink *fs, const char *url, const char *spec)
     fs->nodes = n;
     fs->nnodes++;
     log_info("sink %s: node %s added", fs->name, url);
+    node_load_mark(n);
     return (n);
 }
 
@@ -1005,6 +1130,23 @@ fsink_node(const struct fsink *fs, const char *url)
     return (NULL);
 }
 
+/* A mark stays while its node exists, or may still be discovered (dirty.h). */
+static int
+mark_keep(void *arg, const char *sink, const char *url)
+{
+    const struct fsink *fs = fsink_by_name(arg, sink);
+
+    return (fs != NULL && (fsink_node(fs, url) != NULL || !fsink_ready(fs)));
+}
+
+static void
+fanout_prune_marks(struct fanout *f)
+{
+    if (f->dirty != NULL && !f->closing && dirty_prune(f->dirty, mark_keep, f) < 0)
+        log_err("cannot rewrite %s (%s): a removed node's mark stays in it", dirty_path(f->dirty),
+                strerror(errno));
+}
+
 /* Make the nodes from disc d exactly urls[0..n). */
 static void
 disc_apply(struct disc *d, char **urls, size_t nurls)
@@ -1031,6 +1173,7 @@ disc_apply(struct disc *d, char **urls, size_t nurls)
         if (fsink_node(fs, urls[i]) == NULL)
             (void)node_new(fs, urls[i], d->spec);
     d->ok_once = 1;
+    fanout_prune_marks(fs->f); /* an address gone from the name is a removed node */
     if (!was_ready && fsink_ready(fs)) {
         struct purge *p, *pn;
         for (p = fs->f->live; p != NULL; p = pn) {
@@ -1268,6 +1411,7 @@ fanout_reconfigure(struct fanout *f, struct sink *const *sinks, size_t nsinks,
             n->renew_xfer = 1;
         fsink_sync_nodes(fs);
     }
+    fanout_prune_marks(f);
     /* Entries of removed sinks finish; waiting ones may go under the new tiers. */
     for (p = f->live; p != NULL; p = pn) {
         pn = p->next;
@@ -1277,14 +1421,19 @@ fanout_reconfigure(struct fanout *f, struct sink *const *sinks, size_t nsinks,
 
 int
 fanout_new(struct fanout **fp, uv_loop_t *loop, struct sink *const *sinks, size_t nsinks,
-           const struct delivery_cfg *cfg)
+           const struct delivery_cfg *cfg, const char *state_dir)
 {
     struct fanout *f;
 
     ALLOC_OBJ(f, FANOUT_MAGIC);
     f->loop = loop;
     f->cfg = *cfg;
+    if (state_dir != NULL && dirty_open(&f->dirty, state_dir) != 0) {
+        FREE_OBJ(f);
+        return (-1);
+    }
     if (http_new(&f->http, loop) != 0) {
+        dirty_destroy(&f->dirty);
         FREE_OBJ(f);
         return (-1);
     }
@@ -1326,6 +1475,8 @@ fanout_foreach_node(const struct fanout *f, void (*cb)(void *, const struct node
             ni.url = n->url;
             ni.state = state_names[n->state];
             ni.failing = n->fail_since != 0;
+            ni.dirty = n->dirty;
+            ni.dirty_releases = n->dirty_releases;
             ni.pending_purges = n->qlen + n->nround;
             ni.pending_tags = n->qtags + tagset_count(n->esc_tags);
             for (i = 0; i < n->nround && n->kind == R_TAGS; i++)
@@ -1409,6 +1560,7 @@ http_closed(void *arg)
         FREE_OBJ(fs);
     }
     dueq_free(&f->reboundq);
+    dirty_destroy(&f->dirty);
     FREE_OBJ(f);
     if (done != NULL)
         done(darg);

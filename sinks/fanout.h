@@ -18,7 +18,8 @@
  *
  * A purge's done() runs exactly once, on the loop thread, when every node of
  * every sink acknowledged it (rebound included), or covered it with an
- * acknowledged broad purge, or was removed from the configuration.  That is
+ * acknowledged broad purge, or was removed from the configuration, or is
+ * down with its dirty mark written (fanout_new).  That is
  * what lets the checkpoint move.  Nothing is confirmed for a purge still
  * pending when the fan-out is closed: a restart replays it from the source.
  */
@@ -47,9 +48,17 @@ struct delivery_cfg {
 /*
  * Sinks are borrowed and must outlive the fan-out, or the next
  * fanout_reconfigure().  dns:// nodes are resolved from here on.
+ *
+ * state_dir (borrowed, read here only): where the dirty-node marks live
+ * (<state_dir>/dirty.json, sinks/dirty.h).  Marks are loaded now: a node
+ * named there starts dirty.  With it, a node that is down releases what it
+ * owed once its mark is written (done() runs for it), so a dead node holds
+ * the checkpoint for flush_after_down_s at most.  NULL (replay --send): no
+ * marks, a down node holds its purges until it is back.  -1 when the mark
+ * file cannot be read (logged).
  */
 int fanout_new(struct fanout **, uv_loop_t *, struct sink *const *sinks, size_t nsinks,
-               const struct delivery_cfg *);
+               const struct delivery_cfg *, const char *state_dir);
 /* Nodes known now (dns:// names count the addresses resolved so far). */
 size_t fanout_nnodes(const struct fanout *);
 /* One node as /metrics and /readyz see it; strings borrowed for the callback. */
@@ -59,7 +68,9 @@ struct node_code {
 };
 struct node_info {
     const char *sink, *url, *state;
-    int failing; /* its last request failed */
+    int failing;             /* its last request failed */
+    int dirty;               /* its next request must be the broad purge (it was down, or marked) */
+    uint64_t dirty_releases; /* purges it released while dirty */
     size_t pending_tags, pending_purges;
     uint64_t retries, escalations;
     const struct node_code *codes;
