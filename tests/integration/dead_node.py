@@ -163,3 +163,14 @@ def removal(c, stub, sink):
     tp.check(node_metric(c, "tagpurge_node_dirty", stub.url) is None, "the node is still there")
     tp.wait(lambda: (lambda r: r if r[0] == 200 else None)(ready(c)), "/readyz 200", 5)
     c.stop()
+
+
+def run(runner, prefix, retention, variants):
+    """Run each variant (TP_DEAD_VARIANT=NAME: only that one) through runner (tp.run,
+    tpmy.run); the first failure's exit status, else 0."""
+    only = os.environ.get("TP_DEAD_VARIANT")
+    for v in [only] if only else variants:
+        rc = runner(f"{prefix}_{v}", lambda c, v=v: scenario(c, v, retention))
+        if rc != 0:
+            return rc
+    return 0
