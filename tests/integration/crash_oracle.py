@@ -27,6 +27,8 @@ anywhere.
 
 TP_ORACLE_SEED=N replays a run's random choices (kill timing, workload);
 TP_ORACLE_ROUNDS=N changes the number of kill rounds (default 30, at least 22).
+TP_ORACLE_DOWN_S=N sets flush_after_down_s (default: the daemon's, 300 s): with 1,
+the frozen and down node is marked dirty and released (dirty.json) across kills.
 """
 import os
 import random
@@ -41,6 +43,7 @@ import urllib.parse
 import tp
 
 ROUNDS = max(22, int(os.environ.get("TP_ORACLE_ROUNDS", "30")))
+DOWN_S = os.environ.get("TP_ORACLE_DOWN_S")
 # Node b is frozen (SIGSTOP) in rounds 10-12, down (killed, refusing connections) in
 # rounds 13-15, and back (a new process, same port and log) from round 16 on.
 NODE_B = {10: "frozen", 11: "frozen", 12: "frozen", 13: "down", 14: "down", 15: "down"}
@@ -563,7 +566,8 @@ class Oracle:
         self.src.configure([{"name": "edge", "type": "xkey",
                              "nodes": [s.url for s in self.nodes.values()]}],
                            {"coalesce_ms": 5, "retry_initial_ms": 50, "retry_max_ms": 500,
-                            "timeout_ms": 500})
+                            "timeout_ms": 500,
+                            **({"flush_after_down_s": int(DOWN_S)} if DOWN_S else {})})
         # The slot (the first checkpoint) exists before the first change.
         c.start()
         gen = Workload(self.src.client, self.seed, c.tmp / "workload.err")
