@@ -609,7 +609,7 @@ cmd_run(const struct opts *o)
     AZ(uv_loop_init(&r.loop));
     signal(SIGPIPE, SIG_IGN);
     if (pipeline_new(&r.p, &r.loop, c) != 0) {
-        log_err("could not initialise the HTTP engine");
+        log_err("could not start the fan-out (the HTTP engine, or the dirty-node marks above)");
         goto out;
     }
     uv_signal_init(&r.loop, &r.sigterm);
