@@ -14,7 +14,9 @@ that is stopped, so its port refuses connections.  Commits go on:
     (variant "flush") or the broad purge, the table's fallback tags (variant
     "broad"); then the next commit's exact tags; the mark is gone.
 Variant "remove": a SIGHUP that drops the dirty node from the config drops its
-mark (the file is rewritten without it).
+mark (the file is rewritten without it).  Variant "dns": the dead node is a
+dns:// address (a hosts file): its mark survives a restart (the address is
+found again, dirty), and goes when the name stops resolving to it.
 """
 import json
 import os
@@ -42,9 +44,10 @@ def status_port(c):
     return int(ports[-1])
 
 
-def write_config(c, sinks):
-    c.config(sinks, delivery={"coalesce_ms": 5, "retry_initial_ms": 50, "retry_max_ms": 300,
-                              "timeout_ms": 500, "flush_after_down_s": DOWN_S})
+def write_config(c, sinks, **delivery):
+    c.config(sinks, delivery=dict({"coalesce_ms": 5, "retry_initial_ms": 50,
+                                   "retry_max_ms": 300, "timeout_ms": 500,
+                                   "flush_after_down_s": DOWN_S}, **delivery))
     cfg = json.loads(c.cfg_path.read_text())
     cfg["listen"] = "127.0.0.1:0"  # MyCase has no status server by default
     c.cfg_path.write_text(json.dumps(cfg, indent=2))
@@ -90,15 +93,25 @@ def go_down(c, stub, retention):
 def scenario(c, variant, retention):
     c.status_port = lambda: status_port(c)
     stub = c.stub("dead")
+    url = stub.url + "/" if variant == "dns" else stub.url  # discovery adds the path
     sink = {"name": "v", "type": "xkey", "nodes": [c.node_url(0), stub.url]}
     if variant == "flush":
         sink["flush"] = FLUSH
-    write_config(c, [sink])
+    hosts = c.tmp / "hosts"
+    if variant == "dns":
+        hosts.write_text("127.0.0.1 dead.test\n")
+        sink["nodes"] = [c.node_url(0), f"dns://dead.test:{stub.port}"]
+        write_config(c, [sink], hosts_file=str(hosts), discover_interval_s=1)
+    else:
+        write_config(c, [sink])
     c.start()
+    if variant == "dns":
+        tp.wait(lambda: node_metric(c, "tagpurge_node_dirty", url) == 0,
+                "the dns:// node to be discovered", 5)
     go_down(c, stub, retention)
     want = {"flush": True} if variant == "flush" else {"tags": ["names"]}
-    tp.check(marks(c) == {"v": {stub.url: want}}, f"dirty.json marks: {marks(c)}")
-    tp.check(node_metric(c, "tagpurge_node_dirty", stub.url) == 1, "tagpurge_node_dirty not 1")
+    tp.check(marks(c) == {"v": {url: want}}, f"dirty.json marks: {marks(c)}")
+    tp.check(node_metric(c, "tagpurge_node_dirty", url) == 1, "tagpurge_node_dirty not 1")
     first = mark_stat(c)
 
     # Dirty and down: later commits pass at once; the mark does not change.
@@ -110,18 +123,20 @@ def scenario(c, variant, retention):
           f"{retention(c)} bytes")
     tp.check(dirty_s < 1.5, f"a commit took {dirty_s:.2f} s while the node was dirty")
     tp.check(mark_stat(c) == first, "dirty.json rewritten though the mark did not change")
-    rel = node_metric(c, "tagpurge_node_dirty_releases_total", stub.url)
+    rel = node_metric(c, "tagpurge_node_dirty_releases_total", url)
     tp.check(rel is not None and rel >= 2, f"tagpurge_node_dirty_releases_total {rel}")
     tp.check(c.stats()["dirty_releases"] >= 2, "stats dirty_releases")
     if variant == "remove":
-        return removal(c, stub, sink)
+        return removal(c, url, sink)
+    if variant == "dns":
+        return dns_removal(c, url, hosts, want)
 
     # SIGKILL and restart while the node is still down: the mark stays.
     c.kill()
-    tp.check(marks(c) == {"v": {stub.url: want}}, f"after SIGKILL: {marks(c)}")
+    tp.check(marks(c) == {"v": {url: want}}, f"after SIGKILL: {marks(c)}")
     c.start()
-    tp.check(node_metric(c, "tagpurge_node_dirty", stub.url) == 1, "not dirty after restart")
-    st, body = tp.wait(lambda: (lambda r: r if r[0] == 503 and stub.url in r[1] else None)(
+    tp.check(node_metric(c, "tagpurge_node_dirty", url) == 1, "not dirty after restart")
+    st, body = tp.wait(lambda: (lambda r: r if r[0] == 503 and url in r[1] else None)(
         ready(c)), "/readyz 503 naming the dirty node", 5)
     tp.check("dirty" in body, f"/readyz reason: {body}")
     # Marked: it releases again at its first failure, without a second wait.
@@ -134,7 +149,7 @@ def scenario(c, variant, retention):
     n0 = len(stub.requests())
     stub.start()
     tp.wait(lambda: not marks(c), "the mark to be removed", 10)
-    tp.check(node_metric(c, "tagpurge_node_dirty", stub.url) == 0, "still dirty")
+    tp.check(node_metric(c, "tagpurge_node_dirty", url) == 0, "still dirty")
     end4 = c.commit("INSERT INTO names VALUES (4, 'zz')")
     c.wait_confirmed(end4)
     tp.wait(lambda: len(stub.requests()) >= n0 + 2, "the stub's requests", 5)
@@ -153,14 +168,14 @@ def scenario(c, variant, retention):
     c.stop()
 
 
-def removal(c, stub, sink):
+def removal(c, url, sink):
     sink = dict(sink, nodes=[c.node_url(0)])
     before = mark_stat(c)
     write_config(c, [sink])
     c.signal(signal.SIGHUP)
     tp.wait(lambda: marks(c) == {}, f"the mark to be dropped (file: {marks(c)})", 5)
     tp.check(mark_stat(c) != before, "dirty.json not rewritten")
-    tp.check(node_metric(c, "tagpurge_node_dirty", stub.url) is None, "the node is still there")
+    tp.check(node_metric(c, "tagpurge_node_dirty", url) is None, "the node is still there")
     tp.wait(lambda: (lambda r: r if r[0] == 200 else None)(ready(c)), "/readyz 200", 5)
     c.stop()
 
@@ -174,3 +189,15 @@ def run(runner, prefix, retention, variants):
         if rc != 0:
             return rc
     return 0
+
+
+def dns_removal(c, url, hosts, want):
+    c.kill()
+    c.start()
+    tp.wait(lambda: node_metric(c, "tagpurge_node_dirty", url) == 1,
+            "the rediscovered address to start dirty", 5)
+    tp.check(marks(c) == {"v": {url: want}}, f"after restart: {marks(c)}")
+    hosts.write_text("127.0.0.1 other.test\n")
+    tp.wait(lambda: marks(c) == {}, f"the mark to be dropped (file: {marks(c)})", 5)
+    tp.check(node_metric(c, "tagpurge_node_dirty", url) is None, "the node is still there")
+    c.stop()
