@@ -4,7 +4,8 @@ the slot's confirmed_flush_lsn passes commits once the node is down and marked,
 the mark survives SIGKILL, the node's first request when back is the flush
 (variant flush) or the fallback tags (broad), a SIGHUP that removes the node
 drops its mark (remove), and a dns:// address keeps its mark across a restart
-and loses it when the name stops resolving to it (dns).  TP_DEAD_VARIANT=NAME runs one variant."""
+and loses it when the name stops resolving to it (dns).
+TP_DEAD_VARIANT=NAME runs one variant."""
 import sys
 
 import dead_node
