@@ -104,6 +104,7 @@ struct my {
     MYSQL *meta;           /* a second connection for information_schema */
     struct my_cascade *fk; /* foreign-key edges; read again when fk_stale */
     int fk_stale, fk_failing;
+    int in_ddl;         /* between cb_ddl and the end of that statement's group */
     char identity[128]; /* the server's server_uuid or server_id */
     char ckpt_identity[128];
     int lost;          /* the server refused our position (1236): restart as a gap */
@@ -753,8 +754,10 @@ fk_refresh(struct my *m)
         log_err("source %s: %s: purging the fallback tags of every mapped table in each "
                 "transaction until the foreign keys are read",
                 m->name, err);
-    else if (rv == 0)
-        log_debug("source %s: %zu foreign keys known", m->name, myc_count(m->fk));
+    else if (rv == 0 && myc_unknown_rules(m->fk) > 0)
+        log_warn("source %s: the rules of %zu foreign keys are not visible (GRANT REFERENCES "
+                 "shows them): treated as CASCADE",
+                 m->name, myc_unknown_rules(m->fk));
     m->fk_failing = rv != 0;
     m->fk_stale = rv != 0;
     return (rv);
@@ -767,6 +770,7 @@ cb_begin(void *arg)
 
     txn_reset(m->txn);
     take_map(m);
+    m->in_ddl = 0;
     if (fk_refresh(m) != 0)
         txn_broaden(m->txn, NULL);
 }
@@ -776,6 +780,7 @@ cb_change(void *arg, const struct change *c)
 {
     struct my *m = arg;
 
+    m->in_ddl = 0;
     txn_change(m->txn, c);
     (void)myc_apply(m->fk, m->txn, c); /* the child rows InnoDB changed without logging them */
 }
@@ -788,6 +793,7 @@ cb_ddl(void *arg, const char *sql, size_t len)
     struct my *m = arg;
     size_t i, n;
 
+    m->in_ddl = 1;
     for (i = 0; verbs[i] != NULL; i++) {
         n = strlen(verbs[i]);
         if (len > n && strncasecmp(sql, verbs[i], n) == 0)
@@ -803,7 +809,8 @@ cb_broaden(void *arg, const char *table, const char *why)
     log_warn("source %s: %s: %s: purging fallback tags", m->name,
              table ? table : "every mapped table", why);
     txn_broaden(m->txn, table);
-    if (table != NULL) /* and of the children its rows could cascade to */
+    /* Rows it lost could have cascaded: the children too.  DDL changes no child rows. */
+    if (table != NULL && !m->in_ddl)
         (void)myc_broaden(m->fk, m->txn, table);
 }
 
@@ -827,6 +834,7 @@ cb_commit(void *arg, const struct bl_pos *bp)
     it.pos.off = bp->pos;
     snprintf(it.pos.gtid, sizeof it.pos.gtid, "%s", bp->gtid);
     it.commit_us = (int64_t)bp->timestamp * 1000000;
+    m->in_ddl = 0;
     it.txn = m->txn; /* the loop takes it */
     m->txn = txn_new(m->map, m->max_txn_tags, m->name);
     if (queue_push(m, &it) != 0)
@@ -1282,6 +1290,42 @@ check_server_id_clash(struct my *m, MYSQL *c)
     return (clash);
 }
 
+/* `check --online`: the foreign keys whose cascades reach mapped tables (what run decodes). */
+static int
+report_edges(struct my *m, MYSQL *c, const struct tagmap *map)
+{
+    struct my_cascade *fk = myc_new();
+    char err[512], line[1024];
+    size_t i, n = 0, unknown = 0;
+    int reaches, rv = 0;
+
+    if (myc_read(fk, c, err, sizeof err) != 0) {
+        log_err("source %s: %s", m->name, err);
+        rv = 1;
+    }
+    for (i = 0; rv == 0 && i < myc_count(fk); i++) {
+        myc_describe(fk, map, i, line, sizeof line, &reaches);
+        if (reaches) {
+            printf("source %s: cascade edge %s\n", m->name, line);
+            n++;
+            unknown += strstr(line, "UNKNOWN") != NULL;
+        }
+    }
+    if (rv == 0)
+        printf("source %s: %zu foreign-key edges reach mapped tables (RESTRICT/NO ACTION rules "
+               "purge nothing)\n",
+               m->name, n);
+    if (unknown > 0) {
+        log_warn("source %s: the rules of %zu foreign keys are not visible to the user "
+                 "(information_schema.REFERENTIAL_CONSTRAINTS): they are treated as CASCADE, "
+                 "which purges more; GRANT REFERENCES ON the mapped databases to show them",
+                 m->name, unknown);
+        rv = 1;
+    }
+    myc_destroy(&fk);
+    return (rv);
+}
+
 /* `check --online`: the same checks the reader thread makes, plus the privileges. */
 static int
 my_check_online(void *priv, const struct tagmap *map)
@@ -1313,6 +1357,7 @@ my_check_online(void *priv, const struct tagmap *map)
     }
     problems += check_grants(m, c);
     problems += check_server_id_clash(m, c);
+    problems += report_edges(m, c, map);
     mysql_close(c);
     uv_mutex_destroy(&m->mu);
     return (problems);

@@ -78,7 +78,7 @@ enum myc_rule
 myc_rule_parse(const char *r)
 {
     if (r == NULL)
-        return (MYC_NONE);
+        return (MYC_UNKNOWN);
     if (strcasecmp(r, "CASCADE") == 0)
         return (MYC_CASCADE);
     if (strcasecmp(r, "SET NULL") == 0)
@@ -98,6 +98,8 @@ myc_rule_name(enum myc_rule r)
         return ("SET NULL");
     case MYC_SET_DEFAULT:
         return ("SET DEFAULT");
+    case MYC_UNKNOWN:
+        return ("UNKNOWN (treated as CASCADE)");
     case MYC_NONE:
         break;
     }
@@ -157,6 +159,17 @@ myc_count(const struct my_cascade *s)
 {
     CHECK_OBJ_NOTNULL(s, MY_CASCADE_MAGIC);
     return (s->n);
+}
+
+size_t
+myc_unknown_rules(const struct my_cascade *s)
+{
+    size_t i, n = 0;
+
+    CHECK_OBJ_NOTNULL(s, MY_CASCADE_MAGIC);
+    for (i = 0; i < s->n; i++)
+        n += s->e[i].del == MYC_UNKNOWN || s->e[i].upd == MYC_UNKNOWN;
+    return (n);
 }
 
 /*------------------------------------------------------------------------
@@ -356,6 +369,8 @@ derive(const struct myc_edge *e, enum myc_rule r, const struct img *m, struct im
     size_t i;
 
     c->table = e->child;
+    if (r == MYC_UNKNOWN)
+        r = MYC_CASCADE; /* a deleted child: at least the tags a SET NULL would purge */
     c->op = m->op == CHG_DELETE && r == MYC_CASCADE ? CHG_DELETE : CHG_UPDATE;
     c->cols = (const char *const *)e->ccols;
     c->n = e->ncols;
@@ -520,15 +535,19 @@ myc_describe(struct my_cascade *s, const struct tagmap *map, size_t i, char *buf
 }
 
 /*------------------------------------------------------------------------
- * Reading the edges (blocking, the caller's connection and thread)
+ * Reading the edges (blocking, the caller's connection and thread).
+ * KEY_COLUMN_USAGE names the columns and is visible with SELECT;
+ * REFERENTIAL_CONSTRAINTS holds the rules and may be hidden (LEFT JOIN:
+ * MYC_UNKNOWN then).
  */
 
 #define MYC_EDGES_SQL                                                                              \
-    "SELECT k.CONSTRAINT_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, r.UNIQUE_CONSTRAINT_SCHEMA, "    \
-    "r.REFERENCED_TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, "            \
-    "r.UPDATE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS r "                             \
-    "JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA "     \
-    "AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME "                   \
+    "SELECT k.CONSTRAINT_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_SCHEMA, "     \
+    "k.REFERENCED_TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, "            \
+    "r.UPDATE_RULE FROM information_schema.KEY_COLUMN_USAGE k "                                    \
+    "LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON "                                   \
+    "r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "         \
+    "AND r.TABLE_NAME = k.TABLE_NAME "                                                             \
     "WHERE k.REFERENCED_TABLE_NAME IS NOT NULL "                                                   \
     "ORDER BY k.CONSTRAINT_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
 
@@ -560,7 +579,7 @@ pending_row(struct my_cascade *s, struct pending *p, MYSQL_ROW row)
     char key[sizeof p->key];
     int i;
 
-    for (i = 0; i < 9; i++)
+    for (i = 0; i < 7; i++)
         if (row[i] == NULL)
             return;
     snprintf(key, sizeof key, "%s.%s.%s", row[0], row[1], row[2]);

@@ -41,11 +41,21 @@ struct my_cascade;
 #define MYC_MAX_DEPTH 8  /* child levels below the logged row before the walk falls back */
 #define MYC_MAX_COLS  16 /* InnoDB's limit of columns in one key */
 
-enum myc_rule { MYC_NONE = 0, MYC_CASCADE, MYC_SET_NULL, MYC_SET_DEFAULT };
+/*
+ * MYC_UNKNOWN: the server did not show the rule (MariaDB lists a foreign key
+ * in REFERENTIAL_CONSTRAINTS only for a user with a privilege beyond SELECT,
+ * e.g. REFERENCES, while KEY_COLUMN_USAGE shows it with SELECT): acts like
+ * CASCADE, which purges at least what any rule would (InnoDB refuses SET
+ * DEFAULT).
+ */
+enum myc_rule { MYC_NONE = 0, MYC_CASCADE, MYC_SET_NULL, MYC_SET_DEFAULT, MYC_UNKNOWN };
 
 struct my_cascade *myc_new(void);
 void myc_destroy(struct my_cascade **);
-/* "CASCADE", "SET NULL", "SET DEFAULT" act; anything else (RESTRICT, NO ACTION) is MYC_NONE. */
+/*
+ * "CASCADE", "SET NULL", "SET DEFAULT" act; NULL (not shown) is MYC_UNKNOWN;
+ * anything else (RESTRICT, NO ACTION) is MYC_NONE.
+ */
 enum myc_rule myc_rule_parse(const char *);
 const char *myc_rule_name(enum myc_rule);
 /*
@@ -59,6 +69,8 @@ void myc_add(struct my_cascade *, const char *name, const char *parent, const ch
              const char *const *pcols, const char *const *ccols, size_t ncols, enum myc_rule del,
              enum myc_rule upd);
 size_t myc_count(const struct my_cascade *);
+/* How many edges have an MYC_UNKNOWN rule (rules not visible to the user). */
+size_t myc_unknown_rules(const struct my_cascade *);
 /*
  * 1 when rows of table must be decoded although it may be unmapped: a parent
  * from which acting edges reach a mapped table.  Recomputed when map or the

@@ -264,6 +264,30 @@ TEST(no_fallback_is_counted)
     tagmap_unref(&m);
 }
 
+TEST(unknown_rule_acts_as_cascade)
+{
+    struct tagmap *m = map(mapping_text);
+    struct my_cascade *s = myc_new();
+    struct txn *t = txn_new(m, 100, "s");
+
+    ASSERT_EQ(myc_rule_parse(NULL), MYC_UNKNOWN);
+    ASSERT_EQ(myc_rule_parse("RESTRICT"), MYC_NONE);
+    ASSERT_EQ(myc_rule_parse("NO ACTION"), MYC_NONE);
+    ASSERT_EQ(myc_rule_parse("SET NULL"), MYC_SET_NULL);
+    edge(s, "db.categories", "id", "db.featured", "category_id", MYC_UNKNOWN, MYC_UNKNOWN);
+    edge(s, "db.featured", "id", "db.images", "product_id", MYC_CASCADE, MYC_NONE);
+    ASSERT_EQ(myc_unknown_rules(s), 1);
+    /* Deleted (CASCADE), so its children are deleted too: images as fallback. */
+    ASSERT_EQ(change(s, t, "db.categories", CHG_DELETE, "3", NULL), 2);
+    ASSERT_STR_EQ(tags(t), "featured featured-cat-3 images");
+    txn_reset(t);
+    ASSERT_EQ(change(s, t, "db.categories", CHG_UPDATE, "3", "4"), 1);
+    ASSERT_STR_EQ(tags(t), "featured featured-cat-3 featured-cat-4");
+    txn_destroy(&t);
+    myc_destroy(&s);
+    tagmap_unref(&m);
+}
+
 TEST(describe)
 {
     struct tagmap *m = map(mapping_text);
@@ -301,6 +325,7 @@ TEST_MAIN(
     TEST_ENTRY(cycle_between_two_tables_stops)
     TEST_ENTRY(depth_cap)
     TEST_ENTRY(no_fallback_is_counted)
+    TEST_ENTRY(unknown_rule_acts_as_cascade)
     TEST_ENTRY(describe)
 )
 /* clang-format on */
