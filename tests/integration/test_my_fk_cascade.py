@@ -13,6 +13,7 @@ each transaction:
 - a RESTRICT edge purges nothing extra;
 - a DELETE of a mapped child purges its own tags as before, plus its children's;
 - a foreign key added by DDL after start is followed by the next cascade;
+- a statement-format DELETE of a parent purges every mapped table below it (fallback tags);
 - cascades are counted (tagpurge_cascade_purges_total), logged at debug, and
   `check --online` lists the edges (and says when the rules are not visible).
 """
@@ -68,18 +69,22 @@ def mapping(db):
     }
 
 
-def purged_by(c, node, q):
-    """Commit q as one transaction; the set of tags the node received for it."""
+def purged_by(c, node, q, txn):
+    """Commit q (as one transaction when txn); the set of tags the node received for it."""
     n = len(node.requests())
-    c.wait_confirmed(c.commit(q))
+    if txn:
+        c.wait_confirmed(c.commit(q))
+    else:
+        c.sql(q)
+        c.wait_confirmed(c.position())
     tags = set()
     for _, hdrs, _, _ in node.requests()[n:]:
         tags.update(hdrs["xkey-purge"].split())
     return tags
 
 
-def expect(c, node, q, want):
-    got = purged_by(c, node, q)
+def expect(c, node, q, want, txn=True):
+    got = purged_by(c, node, q, txn)
     tp.check(got == set(want), f"{q}: purged {sorted(got)}, expected {sorted(want)}")
 
 
@@ -140,10 +145,15 @@ def body(c):
     expect(c, node, "DELETE FROM products WHERE id = 3",
            ["product-3", "category-6", "product-img-3", "images", "review-product-3", "reviews"])
     tp.check(c.sql("SELECT COUNT(*) FROM reviews") == "0", "the review was not cascaded")
+    # A statement-format DELETE of a parent has no rows to derive from: every mapped table
+    # below it purges its fallback tags.
+    expect(c, node, "SET SESSION binlog_format = STATEMENT; DELETE FROM categories WHERE id = 5",
+           ["products", "featured", "images", "reviews"], txn=False)
 
     m = c.metrics()
     # 1 (update) + 3 (products, images, featured) + 0 + 1 (images) + 2 (images, reviews)
-    tp.check(m.get("tagpurge_cascade_purges_total") == 7,
+    # + 4 (the statement's closure)
+    tp.check(m.get("tagpurge_cascade_purges_total") == 11,
              f"cascade_purges: {m.get('tagpurge_cascade_purges_total')}")
     log = c.log.read_text()
     for want in (f"cascade: logged DELETE of {c.db}.categories -> {c.db}.products (fk_prod_cat) "
