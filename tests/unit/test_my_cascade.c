@@ -54,6 +54,32 @@ shop(void)
     return (s);
 }
 
+/* A mapping, an edge set (the shop's, or empty) and a transaction on the map. */
+struct fx {
+    struct tagmap *m;
+    struct my_cascade *s;
+    struct txn *t;
+};
+
+static struct fx
+fx_open(const char *text, int with_shop)
+{
+    struct fx f;
+
+    f.m = map(text);
+    f.s = with_shop ? shop() : myc_new();
+    f.t = txn_new(f.m, 100, "s");
+    return (f);
+}
+
+static void
+fx_close(struct fx *f)
+{
+    txn_destroy(&f->t);
+    myc_destroy(&f->s);
+    tagmap_unref(&f->m);
+}
+
 /* The transaction's tags, sorted, space-separated. */
 static const char *
 tags(struct txn *t)
@@ -97,9 +123,10 @@ change(struct my_cascade *s, struct txn *t, const char *table, enum change_op op
 
 TEST(delete_cascades_to_child_grandchild_and_set_null)
 {
-    struct tagmap *m = map(mapping_text);
-    struct my_cascade *s = shop();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(mapping_text, 1);
+    struct tagmap *m = f.m;
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     ASSERT_EQ(myc_count(s), 4); /* the identical fifth edge was not added */
     ASSERT(myc_wanted(s, m, "db.categories"));
@@ -112,16 +139,14 @@ TEST(delete_cascades_to_child_grandchild_and_set_null)
     ASSERT_STR_EQ(tags(t), "category-3 featured featured-cat-3 images products");
     ASSERT_EQ(txn_counts(t)->cascades, 3);
     ASSERT_EQ(txn_counts(t)->changes, 0); /* derived changes are not logged changes */
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(update_of_key_renders_old_and_new)
 {
-    struct tagmap *m = map(mapping_text);
-    struct my_cascade *s = shop();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(mapping_text, 1);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     ASSERT_EQ(change(s, t, "db.categories", CHG_UPDATE, "3", "4"), 1);
     /* images reference products.id, which the cascade did not change: nothing there. */
@@ -135,31 +160,27 @@ TEST(update_of_key_renders_old_and_new)
     ASSERT_EQ(change(s, t, "db.other", CHG_DELETE, "1", NULL), 0);
     ASSERT_EQ(change(s, t, "db.categories", CHG_INSERT, NULL, "9"), 0);
     ASSERT_STR_EQ(tags(t), "");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(direct_child_delete_renders_grandchild)
 {
-    struct tagmap *m = map(mapping_text);
-    struct my_cascade *s = shop();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(mapping_text, 1);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     /* A logged products row: images' product_id is the product's id. */
     ASSERT_EQ(change(s, t, "db.products", CHG_DELETE, "7", NULL), 1);
     ASSERT_STR_EQ(tags(t), "images product-img-7");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(unknown_key_value_falls_back)
 {
     static const char *const cols[] = {"id"};
-    struct tagmap *m = map(mapping_text);
-    struct my_cascade *s = shop();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(mapping_text, 1);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
     struct col_value ov[] = {{COL_UNKNOWN, NULL, 0}};
     struct change c = {CHG_DELETE, "db.categories", cols, 1, ov, NULL};
 
@@ -169,16 +190,14 @@ TEST(unknown_key_value_falls_back)
     /* Undecodable rows of a parent: every mapped table below it. */
     ASSERT_EQ(myc_broaden(s, t, "db.categories"), 3);
     ASSERT_STR_EQ(tags(t), "featured images products");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(self_reference_stops_and_falls_back)
 {
-    struct tagmap *m = map(mapping_text);
-    struct my_cascade *s = myc_new();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(mapping_text, 0);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     edge(s, "db.emp", "id", "db.emp", "manager_id", MYC_CASCADE, MYC_CASCADE);
     /* Deleting employee 1 deletes team 1 (known) and their teams (unknown): emps. */
@@ -188,9 +207,7 @@ TEST(self_reference_stops_and_falls_back)
     /* Renaming the key: the subordinates' manager_id moves 1 -> 2; theirs do not change. */
     ASSERT_EQ(change(s, t, "db.emp", CHG_UPDATE, "1", "2"), 1);
     ASSERT_STR_EQ(tags(t), "team-1 team-2");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(cycle_between_two_tables_stops)
@@ -198,9 +215,9 @@ TEST(cycle_between_two_tables_stops)
     const char *text = "{\"db.a\": {\"tags\": [\"a-{id}\", \"ab-{b_id}\"], \"fallback_tags\": "
                        "[\"as\"]}, \"db.b\": {\"tags\": [\"ba-{a_id}\"], \"fallback_tags\": "
                        "[\"bs\"]}}";
-    struct tagmap *m = map(text);
-    struct my_cascade *s = myc_new();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(text, 0);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     edge(s, "db.a", "id", "db.b", "a_id", MYC_CASCADE, MYC_NONE);
     edge(s, "db.b", "id", "db.a", "b_id", MYC_CASCADE, MYC_NONE);
@@ -208,18 +225,14 @@ TEST(cycle_between_two_tables_stops)
     /* b: ba-5; a again (unknown b ids): as; stopped there: what a cascades to, b and a
      * itself, falls back: bs (as again). */
     ASSERT_STR_EQ(tags(t), "as ba-5 bs");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(depth_cap)
 {
     char text[2048], parent[16], child[16];
     size_t o, i;
-    struct tagmap *m;
-    struct my_cascade *s = myc_new();
-    struct txn *t;
+    struct fx f;
     static const char *const cols[] = {"p"};
     struct col_value ov[] = {val("1")}, nv[] = {val("2")};
     struct change c = {CHG_UPDATE, "db.t0", cols, 1, ov, nv};
@@ -232,43 +245,38 @@ TEST(depth_cap)
                               "[\"t%zu\"]}",
                               i > 1 ? ", " : "", i, i, i);
     snprintf(text + o, sizeof text - o, "}");
-    m = map(text);
-    t = txn_new(m, 100, "s");
+    f = fx_open(text, 0);
     for (i = 0; i < 10; i++) {
         snprintf(parent, sizeof parent, "db.t%zu", i);
         snprintf(child, sizeof child, "db.t%zu", i + 1);
-        edge(s, parent, "p", child, "p", MYC_NONE, MYC_CASCADE);
+        edge(f.s, parent, "p", child, "p", MYC_NONE, MYC_CASCADE);
     }
-    ASSERT_EQ(myc_apply(s, t, &c), MYC_MAX_DEPTH + 2);
+    ASSERT_EQ(myc_apply(f.s, f.t, &c), MYC_MAX_DEPTH + 2);
     /* MYC_MAX_DEPTH (8) levels rendered from values; t9 and t10 below the cap: fallback. */
-    ASSERT_STR_EQ(tags(t), "t1-1 t1-2 t10 t2-1 t2-2 t3-1 t3-2 t4-1 t4-2 t5-1 t5-2 t6-1 t6-2 "
-                           "t7-1 t7-2 t8-1 t8-2 t9");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    ASSERT_STR_EQ(tags(f.t), "t1-1 t1-2 t10 t2-1 t2-2 t3-1 t3-2 t4-1 t4-2 t5-1 t5-2 t6-1 t6-2 "
+                             "t7-1 t7-2 t8-1 t8-2 t9");
+    fx_close(&f);
 }
 
 TEST(no_fallback_is_counted)
 {
     const char *text = "{\"db.c\": {\"tags\": [\"c-{id}\", \"cp-{p_id}\"], \"fallback_tags\": []}}";
-    struct tagmap *m = map(text);
-    struct my_cascade *s = myc_new();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(text, 0);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     edge(s, "db.p", "id", "db.c", "p_id", MYC_CASCADE, MYC_NONE);
     ASSERT_EQ(change(s, t, "db.p", CHG_DELETE, "2", NULL), 1);
     ASSERT_STR_EQ(tags(t), "cp-2");
     ASSERT_EQ(txn_counts(t)->fallback_missing, 1);
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(unknown_rule_acts_as_cascade)
 {
-    struct tagmap *m = map(mapping_text);
-    struct my_cascade *s = myc_new();
-    struct txn *t = txn_new(m, 100, "s");
+    struct fx f = fx_open(mapping_text, 0);
+    struct my_cascade *s = f.s;
+    struct txn *t = f.t;
 
     ASSERT_EQ(myc_rule_parse(NULL), MYC_UNKNOWN);
     ASSERT_EQ(myc_rule_parse("RESTRICT"), MYC_NONE);
@@ -283,9 +291,7 @@ TEST(unknown_rule_acts_as_cascade)
     txn_reset(t);
     ASSERT_EQ(change(s, t, "db.categories", CHG_UPDATE, "3", "4"), 1);
     ASSERT_STR_EQ(tags(t), "featured featured-cat-3 featured-cat-4");
-    txn_destroy(&t);
-    myc_destroy(&s);
-    tagmap_unref(&m);
+    fx_close(&f);
 }
 
 TEST(describe)
