@@ -253,6 +253,11 @@ cmd_check(const struct opts *o)
         fprintf(stderr, "tagpurge: warning: %s\n", c->warnings[i]);
     printf("configuration OK: %zu sources, %zu sinks, %zu mapped tables\n", c->nsources, c->nsinks,
            tagmap_count(c->map));
+    for (i = 0; !o->online && i < c->nsources; i++)
+        if (strcmp(c->sources[i].impl->name, "mysql") == 0)
+            printf("source %s: foreign-key cascade edges are read from the server at connect and "
+                   "after DDL (check --online lists them)\n",
+                   c->sources[i].name);
     rv = o->online ? check_online(c) : 0;
     config_destroy(&c);
     return (rv);

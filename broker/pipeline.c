@@ -400,6 +400,7 @@ add_counts(const struct txn_counts *c)
     stats.updates_ignored += c->updates_ignored;
     stats.txns_collapsed += c->collapsed;
     stats.statement_events += c->statements;
+    stats.cascade_purges += c->cascades;
 }
 
 /* Queue a finished transaction behind the older ones of its source. */

@@ -7,7 +7,9 @@
  *  INSERT -> tags(new); DELETE -> tags(old); UPDATE -> tags(old) U tags(new);
  *  TRUNCATE -> fallback tags.  A NULL drops that one tag for that image.  A
  *  value the change does not carry adds the entry's fallback tags instead of
- *  guessing.  An UPDATE whose complete old and new images differ only in
+ *  guessing (a change may name only some columns: the MySQL cascade walk
+ *  hands the foreign-key columns alone, so templates over only those render
+ *  and every other one falls back).  An UPDATE whose complete old and new images differ only in
  *  ignore_columns purges nothing.  Substituted values are percent-encoded
  *  (every byte outside A-Z a-z 0-9 - . _ ~ becomes %XX).
  *

@@ -97,18 +97,12 @@ collapse(struct txn *t)
     t->collapsed = 1;
 }
 
-void
-txn_change(struct txn *t, const struct change *c)
+/* The mapping applied to one change of entry e: tags, counters, the collapse. */
+static void
+apply(struct txn *t, const struct tagmap_entry *e, const struct change *c)
 {
-    const struct tagmap_entry *e;
     int flags;
 
-    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
-    t->counts.changes++;
-    e = tagmap_lookup(t->map, c->table);
-    if (e == NULL)
-        return;
-    t->counts.changes_mapped++;
     touch(t, e);
     if (t->collapsed)
         return;
@@ -125,6 +119,33 @@ txn_change(struct txn *t, const struct change *c)
     }
     if (tagset_count(t->tags) > t->max_tags)
         collapse(t);
+}
+
+void
+txn_change(struct txn *t, const struct change *c)
+{
+    const struct tagmap_entry *e;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    t->counts.changes++;
+    e = tagmap_lookup(t->map, c->table);
+    if (e == NULL)
+        return;
+    t->counts.changes_mapped++;
+    apply(t, e, c);
+}
+
+void
+txn_cascade(struct txn *t, const struct change *c)
+{
+    const struct tagmap_entry *e;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    e = tagmap_lookup(t->map, c->table);
+    if (e == NULL)
+        return;
+    t->counts.cascades++;
+    apply(t, e, c);
 }
 
 static void
@@ -151,6 +172,26 @@ txn_broaden(struct txn *t, const char *table)
     }
     for (i = 0; i < tagmap_count(t->map); i++)
         broaden_entry(t, tagmap_at(t->map, i));
+}
+
+void
+txn_cascade_broaden(struct txn *t, const char *table)
+{
+    const struct tagmap_entry *e;
+
+    CHECK_OBJ_NOTNULL(t, TXN_MAGIC);
+    e = tagmap_lookup(t->map, table);
+    if (e == NULL)
+        return;
+    t->counts.cascades++;
+    t->counts.fallback_purges++;
+    if (tagmap_nfallback(e) == 0) {
+        t->counts.fallback_missing++;
+        log_err("mapping: %s: a foreign-key cascade changed rows whose values are unknown and "
+                "the entry has no fallback tags: add \"fallback_tags\" to the mapping",
+                table);
+    }
+    broaden_entry(t, e);
 }
 
 void

@@ -33,6 +33,7 @@ struct txn_counts {
     uint64_t updates_ignored;
     uint64_t collapsed;
     uint64_t statements; /* statement-only events on mapped tables */
+    uint64_t cascades;   /* child-table changes derived from foreign-key cascades */
 };
 
 struct txn *txn_new(const struct tagmap *, size_t max_tags, const char *source);
@@ -41,6 +42,15 @@ void txn_destroy(struct txn **);
 const struct tagmap *txn_map(const struct txn *);
 void txn_reset(struct txn *);
 void txn_change(struct txn *, const struct change *);
+/*
+ * A child row change a foreign-key cascade implies (MySQL/MariaDB log only
+ * the parent's row): the mapping applied to it as to a logged change, counted
+ * in cascades, not in changes.  c may carry only some columns (the foreign-key
+ * columns): templates over other columns then add the fallback tags.
+ */
+void txn_cascade(struct txn *, const struct change *c);
+/* A cascade to table whose rows cannot be derived: its fallback tags, counted in cascades. */
+void txn_cascade_broaden(struct txn *, const char *table);
 /*
  * Purge the fallback tags of table (NULL: of every mapped table) at commit:
  * for changes that cannot be decoded into rows.  Unmapped tables are ignored.

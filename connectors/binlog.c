@@ -1449,6 +1449,8 @@ on_sql(struct bl_decoder *d, const char *db, const char *sql, size_t len, uint32
     dml = starts_with_word(p, e, "INSERT") || starts_with_word(p, e, "UPDATE") ||
           starts_with_word(p, e, "DELETE") || starts_with_word(p, e, "REPLACE") ||
           starts_with_word(p, e, "LOAD");
+    if (!dml && d->cb.ddl != NULL)
+        d->cb.ddl(d->cb.arg, p, (size_t)(e - p));
     was_in = d->in_txn; /* sql_tables() may open one implicitly */
     sql_tables(d, db, p, (size_t)(e - p), dml);
     /* DDL (MySQL: no BEGIN; MariaDB: a standalone GTID) ends its own group. */

@@ -54,6 +54,11 @@ struct bl_callbacks {
     void (*commit)(void *arg, const struct bl_pos *);
     /* The open transaction rolled back or was cut: it purges nothing. */
     void (*abort)(void *arg);
+    /*
+     * A statement that is neither DML nor transaction control (DDL, GRANT,
+     * ...), whatever tables it names: sql is its text.  Optional.
+     */
+    void (*ddl)(void *arg, const char *sql, size_t len);
 };
 
 struct bl_decoder;

@@ -15,6 +15,12 @@
  * written atomically (temp file, fsync, rename, fsync of the folder).  A
  * restart resumes there: duplicates possible, losses not.
  *
+ * Foreign-key cascades (my_cascade.c): InnoDB does not log the child rows a
+ * cascade changes.  The reader thread owns the edge set; it reads it on its
+ * second connection (meta) at the first transaction of each session and
+ * after any DDL statement, decodes the rows of parents whose edges reach a
+ * mapped table, and adds the implied child tags to the transaction.
+ *
  * Gaps: when the checkpointed binlog no longer exists (error 1236) or the
  * server is not the one the checkpoint came from, the changes in between are
  * unknowable: the fallback tags of every mapped table are purged (logged,
@@ -41,6 +47,7 @@
 #include "binlog.h"
 #include "binlog_fetch.h"
 #include "connector.h"
+#include "my_cascade.h"
 
 #define QUEUE_CAP 256
 
@@ -94,7 +101,10 @@ struct my {
     int64_t txn_us;
     struct my_names *names;
     size_t nnames;
-    MYSQL *meta;        /* a second connection for information_schema */
+    MYSQL *meta;           /* a second connection for information_schema */
+    struct my_cascade *fk; /* foreign-key edges; read again when fk_stale */
+    int fk_stale, fk_failing;
+    int in_ddl;         /* between cb_ddl and the end of that statement's group */
     char identity[128]; /* the server's server_uuid or server_id */
     char ckpt_identity[128];
     int lost;          /* the server refused our position (1236): restart as a gap */
@@ -612,7 +622,8 @@ cb_mapped(void *arg, const char *table)
 {
     struct my *m = arg;
 
-    return (tagmap_lookup(m->map, table) != NULL);
+    /* A parent of a mapped child is decoded too: its rows imply the child's (cascades). */
+    return (tagmap_lookup(m->map, table) != NULL || myc_wanted(m->fk, m->map, table));
 }
 
 static struct my_names *
@@ -717,6 +728,41 @@ take_map(struct my *m)
     m->txn = txn_new(m->map, m->max_txn_tags, m->name);
 }
 
+/*
+ * Read the foreign keys again when a session started or a DDL ran (on meta,
+ * reconnected once if it went away).  -1 when they cannot be read: the
+ * caller purges broadly, since cascades through unknown edges cannot be known.
+ */
+static int
+fk_refresh(struct my *m)
+{
+    char err[512] = "";
+    int rv = -1;
+
+    if (!m->fk_stale)
+        return (0);
+    if (m->meta != NULL)
+        rv = myc_read(m->fk, m->meta, err, sizeof err);
+    if (rv != 0) {
+        if (m->meta != NULL)
+            mysql_close(m->meta);
+        m->meta = my_connect(m, err, sizeof err);
+        if (m->meta != NULL)
+            rv = myc_read(m->fk, m->meta, err, sizeof err);
+    }
+    if (rv != 0 && !m->fk_failing)
+        log_err("source %s: %s: purging the fallback tags of every mapped table in each "
+                "transaction until the foreign keys are read",
+                m->name, err);
+    else if (rv == 0 && myc_unknown_rules(m->fk) > 0)
+        log_warn("source %s: the rules of %zu foreign keys are not visible (GRANT REFERENCES "
+                 "shows them): treated as CASCADE",
+                 m->name, myc_unknown_rules(m->fk));
+    m->fk_failing = rv != 0;
+    m->fk_stale = rv != 0;
+    return (rv);
+}
+
 static void
 cb_begin(void *arg)
 {
@@ -724,6 +770,9 @@ cb_begin(void *arg)
 
     txn_reset(m->txn);
     take_map(m);
+    m->in_ddl = 0;
+    if (fk_refresh(m) != 0)
+        txn_broaden(m->txn, NULL);
 }
 
 static void
@@ -731,7 +780,25 @@ cb_change(void *arg, const struct change *c)
 {
     struct my *m = arg;
 
+    m->in_ddl = 0;
     txn_change(m->txn, c);
+    (void)myc_apply(m->fk, m->txn, c); /* the child rows InnoDB changed without logging them */
+}
+
+/* ALTER/CREATE/DROP/RENAME may add, drop or move a foreign key: read them again. */
+static void
+cb_ddl(void *arg, const char *sql, size_t len)
+{
+    static const char *const verbs[] = {"ALTER", "CREATE", "DROP", "RENAME", NULL};
+    struct my *m = arg;
+    size_t i, n;
+
+    m->in_ddl = 1;
+    for (i = 0; verbs[i] != NULL; i++) {
+        n = strlen(verbs[i]);
+        if (len > n && strncasecmp(sql, verbs[i], n) == 0)
+            m->fk_stale = 1;
+    }
 }
 
 static void
@@ -742,6 +809,9 @@ cb_broaden(void *arg, const char *table, const char *why)
     log_warn("source %s: %s: %s: purging fallback tags", m->name,
              table ? table : "every mapped table", why);
     txn_broaden(m->txn, table);
+    /* Rows it lost could have cascaded: the children too.  DDL changes no child rows. */
+    if (table != NULL && !m->in_ddl)
+        (void)myc_broaden(m->fk, m->txn, table);
 }
 
 static void
@@ -764,6 +834,7 @@ cb_commit(void *arg, const struct bl_pos *bp)
     it.pos.off = bp->pos;
     snprintf(it.pos.gtid, sizeof it.pos.gtid, "%s", bp->gtid);
     it.commit_us = (int64_t)bp->timestamp * 1000000;
+    m->in_ddl = 0;
     it.txn = m->txn; /* the loop takes it */
     m->txn = txn_new(m->map, m->max_txn_tags, m->name);
     if (queue_push(m, &it) != 0)
@@ -869,6 +940,7 @@ session(struct my *m)
         return (-1);
     }
     m->meta = my_connect(m, err, sizeof err);
+    m->fk_stale = 1; /* read at the first transaction (cb_begin), on meta */
     if (check_server(m, c, NULL) == 0 && start_position(m, c, &start) == 0) {
         uv_mutex_lock(&m->mu);
         m->live = c;
@@ -895,12 +967,14 @@ reader_main(void *arg)
 {
     struct my *m = arg;
     unsigned backoff = 500;
-    struct bl_callbacks cb = {m,         cb_mapped,  cb_names,     cb_schema_changed, cb_begin,
-                              cb_change, cb_broaden, cb_statement, cb_commit,         cb_abort};
+    struct bl_callbacks cb = {m,         cb_mapped, cb_names,   cb_schema_changed,
+                              cb_begin,  cb_change, cb_broaden, cb_statement,
+                              cb_commit, cb_abort,  cb_ddl};
 
     mysql_thread_init();
     m->txn = txn_new(m->map, m->max_txn_tags, m->name);
     m->dec = bl_new(&cb);
+    m->fk = myc_new();
     while (!stopping(m)) {
         if (session(m) == 0)
             backoff = 500;
@@ -913,6 +987,7 @@ reader_main(void *arg)
         backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
     }
     bl_destroy(&m->dec);
+    myc_destroy(&m->fk);
     txn_destroy(&m->txn);
     mysql_thread_end();
 }
@@ -1215,6 +1290,42 @@ check_server_id_clash(struct my *m, MYSQL *c)
     return (clash);
 }
 
+/* `check --online`: the foreign keys whose cascades reach mapped tables (what run decodes). */
+static int
+report_edges(struct my *m, MYSQL *c, const struct tagmap *map)
+{
+    struct my_cascade *fk = myc_new();
+    char err[512], line[1024];
+    size_t i, n = 0, unknown = 0;
+    int reaches, rv = 0;
+
+    if (myc_read(fk, c, err, sizeof err) != 0) {
+        log_err("source %s: %s", m->name, err);
+        rv = 1;
+    }
+    for (i = 0; rv == 0 && i < myc_count(fk); i++) {
+        myc_describe(fk, map, i, line, sizeof line, &reaches);
+        if (reaches) {
+            printf("source %s: cascade edge %s\n", m->name, line);
+            n++;
+            unknown += strstr(line, "UNKNOWN") != NULL;
+        }
+    }
+    if (rv == 0)
+        printf("source %s: %zu foreign-key edges reach mapped tables (RESTRICT/NO ACTION rules "
+               "purge nothing)\n",
+               m->name, n);
+    if (unknown > 0) {
+        log_warn("source %s: the rules of %zu foreign keys are not visible to the user "
+                 "(information_schema.REFERENTIAL_CONSTRAINTS): they are treated as CASCADE, "
+                 "which purges more; GRANT REFERENCES ON the mapped databases to show them",
+                 m->name, unknown);
+        rv = 1;
+    }
+    myc_destroy(&fk);
+    return (rv);
+}
+
 /* `check --online`: the same checks the reader thread makes, plus the privileges. */
 static int
 my_check_online(void *priv, const struct tagmap *map)
@@ -1246,6 +1357,7 @@ my_check_online(void *priv, const struct tagmap *map)
     }
     problems += check_grants(m, c);
     problems += check_server_id_clash(m, c);
+    problems += report_edges(m, c, map);
     mysql_close(c);
     uv_mutex_destroy(&m->mu);
     return (problems);

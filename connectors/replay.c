@@ -184,8 +184,8 @@ binlog_replay(const struct config *c, char *const *files, size_t nfiles, int sen
               int positional)
 {
     struct replay r = {c, NULL, all, 0, 0, 0, NULL};
-    struct bl_callbacks cb = {&r,       r_mapped,  NULL,        NULL,     r_begin,
-                              r_change, r_broaden, r_statement, r_commit, r_abort};
+    struct bl_callbacks cb = {&r,        r_mapped,    NULL,     NULL,    r_begin, r_change,
+                              r_broaden, r_statement, r_commit, r_abort, NULL};
     struct bl_decoder *d = bl_new(&cb);
     size_t i;
     int rv = 0;

@@ -7,6 +7,9 @@
  * A transaction cut by the end of the last file (no COMMIT) is printed too,
  * marked "incomplete".  With send, the tags of every transaction (incomplete
  * ones included: purging too much is safe) go through the configured sinks.
+ *
+ * Foreign-key cascades (my_cascade.c) are not derived: the edges come from a
+ * server's information_schema, which a file does not carry.
  */
 #ifndef TP_REPLAY_H
 #define TP_REPLAY_H

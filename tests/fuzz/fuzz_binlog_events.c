@@ -286,8 +286,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_bl f = {NULL, 0, 0, 4, 0};
-    struct bl_callbacks cb = {&f,        cb_mapped,  cb_names,     cb_schema_changed, cb_begin,
-                              cb_change, cb_broaden, cb_statement, cb_commit,         cb_abort};
+    struct bl_callbacks cb = {&f,        cb_mapped, cb_names,   cb_schema_changed,
+                              cb_begin,  cb_change, cb_broaden, cb_statement,
+                              cb_commit, cb_abort,  NULL};
     struct fz_in in = {data, size};
     struct bl_decoder *d;
     const uint8_t *p;

@@ -27,8 +27,6 @@ anywhere.
 
 TP_ORACLE_SEED=N replays a run's random choices (kill timing, workload);
 TP_ORACLE_ROUNDS=N changes the number of kill rounds (default 30, at least 22).
-TP_ORACLE_DOWN_S=N sets flush_after_down_s (default: the daemon's, 300 s): with 1,
-the frozen and down node is marked dirty and released (dirty.json) across kills.
 """
 import os
 import random
@@ -42,30 +40,59 @@ import urllib.parse
 
 import tp
 
-ROUNDS = max(22, int(os.environ.get("TP_ORACLE_ROUNDS", "30")))
-DOWN_S = os.environ.get("TP_ORACLE_DOWN_S")
-# Node b is frozen (SIGSTOP) in rounds 10-12, down (killed, refusing connections) in
-# rounds 13-15, and back (a new process, same port and log) from round 16 on.
-NODE_B = {10: "frozen", 11: "frozen", 12: "frozen", 13: "down", 14: "down", 15: "down"}
-RESTART_ROUND = 20      # the database restarts during this round
+# The run's size: TP_ORACLE_ROUNDS kill rounds (default 30, at least one schedule), or
+# more until TP_ORACLE_TXNS transactions were sent (0: the rounds decide).  The
+# schedule of faults repeats every PERIOD rounds, so a soak mixes them all in.
+PERIOD = 30
+ROUNDS = max(PERIOD, int(os.environ.get("TP_ORACLE_ROUNDS", "30")))
+TXNS = int(os.environ.get("TP_ORACLE_TXNS", "0"))
+# Node b is frozen (SIGSTOP), down (killed: connections refused) for less than
+# flush_after_down_s, back, then dead: down past flush_after_down_s (1 s in those
+# rounds), so it stops holding the checkpoint and owes a broad purge when back.
+NODE_B = {8: "frozen", 9: "frozen", 10: "frozen", 11: "down", 12: "down", 13: "down",
+          19: "dead", 20: "dead", 21: "dead"}
+RESTART_ROUND = 16      # the database restarts during this round
+SLOT_DROP_ROUND = 24    # PostgreSQL: the slot is dropped while tagpurge is down
+FAILOVER_ROUND = 27     # the primary is SIGKILLed under load and its standby/replica promoted
+DEAD_FLUSH_S = 1        # flush_after_down_s in the dead rounds
 SLOW = os.environ.get("TAGPURGE_SANITIZED") == "1"
+MAX_ROWS = 1500  # per table: past it inserts turn into deletes
 
-FALLBACK = {"items": "fb-items", "labels": "fb-labels"}
+
+def schedule(i):
+    """What round i does: (node b state, database restart, slot drop, failover)."""
+    k = i % PERIOD
+    return NODE_B.get(k), k == RESTART_ROUND, k == SLOT_DROP_ROUND, k == FAILOVER_ROUND
+
+
+FALLBACK = {"items": "fb-items", "labels": "fb-labels", "members": "fb-members"}
+# Which table a tag comes from, by its prefix.
+TABLE_OF = {"item-": "items", "cat-": "items", "tx-": "items", "lbl-": "labels",
+            "label-": "labels", "ltx-": "labels", "mem-": "members", "grp-": "members",
+            "mtx-": "members"}
 
 
 def mapping(prefix):
-    """items and labels of schema/database prefix; tags from every column kind."""
+    """items, labels and members of schema/database prefix; tags from every column kind.
+    members.grp references grps(id) ON DELETE CASCADE ON UPDATE CASCADE: the cascaded
+    rows are logged by PostgreSQL, not by the MySQL/MariaDB binlog."""
     return {
         f"{prefix}.items": {"tags": ["item-{id}", "cat-{cat}", "tx-{tx}"],
                             "fallback_tags": [FALLBACK["items"]], "ignore_columns": ["hits"]},
         f"{prefix}.labels": {"tags": ["lbl-{id}", "label-{name}", "ltx-{tx}"],
                              "fallback_tags": [FALLBACK["labels"]]},
+        f"{prefix}.members": {"tags": ["mem-{id}", "grp-{grp}", "mtx-{tx}"],
+                              "fallback_tags": [FALLBACK["members"]]},
     }
 
 
-# tx-N / ltx-N carry the number of the transaction that wrote the row last:
+def table_of(tag):
+    return next(t for p, t in TABLE_OF.items() if tag.startswith(p))
+
+
+# tx-N / ltx-N / mtx-N carry the number of the transaction that wrote the row last:
 # the new image's tag proves that transaction's purge, nobody else's.
-UNIQUE = ("tx-{n}", "ltx-{n}")
+UNIQUE = ("tx-{n}", "ltx-{n}", "mtx-{n}")
 
 NAMES = ["plain", "a b", "x,y", "été", "dot.ted", "50%off", "o'neil", "semi;colon", "Ünï-cødé",
          "tab-less~", None]
@@ -73,6 +100,7 @@ NAMES = ["plain", "a b", "x,y", "été", "dot.ted", "50%off", "o'neil", "semi;co
 _MAP = mapping("s")
 TEMPLATES = {k.split(".")[1]: v["tags"] for k, v in _MAP.items()}
 IGNORED = {k.split(".")[1]: set(v.get("ignore_columns", ())) for k, v in _MAP.items()}
+TABLES = ("items", "labels", "members", "grps")  # grps: unmapped, the parent of members
 
 
 def row_tags(table, row):
@@ -104,13 +132,15 @@ def lit(v):
 
 class Txn:
     __slots__ = ("n", "kind", "sql", "tags", "unique", "changes", "rollback", "t_commit",
-                 "items", "labels", "outcome")
+                 "image", "outcome", "epoch")
 
     def __init__(self, n, kind):
         self.n, self.kind = n, kind
         self.sql, self.tags, self.unique = [], set(), set()
         self.changes, self.rollback = 0, False
         self.t_commit = None
+        self.image = None    # the tables as they are if it commits
+        self.epoch = 0       # failovers before it was sent
         self.outcome = None  # "committed", "rolled back", "resolved committed", "resolved absent"
 
 
@@ -119,8 +149,9 @@ class Builder:
 
     def __init__(self, gen, n, kind):
         self.g, self.t = gen, Txn(n, kind)
-        self.items = {k: dict(v) for k, v in gen.items.items()}
-        self.labels = {k: dict(v) for k, v in gen.labels.items()}
+        self.img = {k: {i: dict(r) for i, r in v.items()} for k, v in gen.image.items()}
+        self.items, self.labels = self.img["items"], self.img["labels"]
+        self.members, self.grps = self.img["members"], self.img["grps"]
 
     def _record(self, table, old, new):
         tags = change_tags(table, old, new)
@@ -137,6 +168,8 @@ class Builder:
         return self.g.rng.sample(ids, min(k, len(ids)))
 
     def insert(self, k):
+        if len(self.items) > MAX_ROWS:  # bounded tables: a soak's copies stay cheap
+            return self.delete(k)
         rows = []
         for _ in range(k):
             self.g.next_id += 1
@@ -179,7 +212,7 @@ class Builder:
     def label(self):
         r = self.g.rng
         ids = sorted(self.labels)
-        op = r.random()
+        op = r.random() if len(ids) < MAX_ROWS else 0.9
         if not ids or op < 0.4:
             self.g.next_label += 1
             row = {"id": self.g.next_label, "name": r.choice(NAMES), "tx": self.t.n}
@@ -199,6 +232,53 @@ class Builder:
             self._record("labels", self.labels.pop(i), None)
             self.t.sql.append(f"DELETE FROM labels WHERE id = {i}")
 
+    def group(self):
+        """A new parent row (unmapped) with a few members."""
+        if len(self.members) > MAX_ROWS:
+            return self.cascade()
+        self.g.next_grp += 1
+        g = self.g.next_grp
+        self.grps[g] = {"id": g}
+        self.t.sql.append(f"INSERT INTO grps(id) VALUES ({g})")
+        for _ in range(self.g.rng.randint(1, 4)):
+            self.member(g)
+
+    def member(self, g=None):
+        if g is None and not self.grps:
+            return self.group()
+        r = self.g.rng
+        g = g if g is not None else r.choice(sorted(self.grps) + [None])
+        self.g.next_member += 1
+        row = {"id": self.g.next_member, "grp": g, "tx": self.t.n}
+        self.members[row["id"]] = row
+        self._record("members", None, row)
+        self.t.sql.append(f"INSERT INTO members(id, grp, tx) VALUES "
+                          f"({row['id']}, {lit(g)}, {row['tx']})")
+
+    def cascade(self):
+        """A parent deleted (its members cascade away) or renumbered (their grp follows):
+        the children's rows are never in the MySQL/MariaDB binlog."""
+        if not self.grps:
+            return self.group()
+        r = self.g.rng
+        g = r.choice(sorted(self.grps))
+        kids = [m for m in sorted(self.members) if self.members[m]["grp"] == g]
+        if r.random() < 0.5:
+            for m in kids:
+                self._record("members", self.members.pop(m), None)
+            del self.grps[g]
+            self.t.sql.append(f"DELETE FROM grps WHERE id = {g}")
+            return
+        self.g.next_grp += 1
+        to = self.g.next_grp
+        for m in kids:
+            old = self.members[m]
+            self.members[m] = dict(old, grp=to)
+            self._record("members", old, self.members[m])
+        self.grps[to] = self.grps.pop(g)
+        self.grps[to]["id"] = to
+        self.t.sql.append(f"UPDATE grps SET id = {to} WHERE id = {g}")
+
 
 SHAPES = [  # (weight, kind, build)
     (14, "insert", lambda b: b.insert(1)),
@@ -209,9 +289,13 @@ SHAPES = [  # (weight, kind, build)
     (4, "delete-multi", lambda b: b.delete(b.g.rng.randint(2, 4))),
     (4, "ignored", lambda b: b.hits(b.g.rng.randint(1, 3))),
     (10, "label", lambda b: b.label()),
+    (4, "group", lambda b: b.group()),
+    (5, "member", lambda b: b.member()),
+    (5, "cascade", lambda b: b.cascade()),
     (15, "multi-statement", lambda b: [f(b) for f in b.g.rng.sample(
         [lambda x: x.insert(2), lambda x: x.move(2), lambda x: x.delete(1), lambda x: x.label(),
-         lambda x: x.move(1), lambda x: x.hits(1)], b.g.rng.randint(2, 5))]),
+         lambda x: x.move(1), lambda x: x.hits(1), lambda x: x.cascade()],
+        b.g.rng.randint(2, 5))]),
 ]
 
 
@@ -279,9 +363,10 @@ class Workload(threading.Thread):
         super().__init__(name="workload", daemon=True)
         self.client, self.errlog = client, errlog   # client() -> (argv, env, echo)
         self.rng = random.Random(seed * 7919 + 1)
-        self.items, self.labels = {}, {}
-        self.next_id = self.next_label = 0
+        self.image = {t: {} for t in TABLES}
+        self.next_id = self.next_label = self.next_grp = self.next_member = 0
         self.n = 0
+        self.epoch = 0  # failovers so far (the oracle counts them)
         self.txns = []
         self.pending = None
         self.session = None
@@ -292,7 +377,7 @@ class Workload(threading.Thread):
     # -- the thread
     def run(self):
         try:
-            while not self.halt.is_set():
+            while not self.halt.is_set() and (TXNS == 0 or self.n < TXNS):
                 if not self.connect():
                     continue
                 self.one()
@@ -336,7 +421,10 @@ class Workload(threading.Thread):
                 self.session = None
                 return False
             tp.check(out in (["0"], ["1"]), f"txlog lookup of {t.n}: {out}")
-            self.settle(t, "resolved committed" if out == ["1"] else "resolved absent")
+            # Absent from a promoted server, it may still have committed on the old
+            # primary and been purged from there: neither expected nor a leak.
+            absent = "failover absent" if t.epoch != self.epoch else "resolved absent"
+            self.settle(t, "resolved committed" if out == ["1"] else absent)
             self.pending = None
         return True
 
@@ -351,7 +439,7 @@ class Workload(threading.Thread):
         build(b)
         t = b.t
         t.rollback = self.rng.random() < 0.08
-        t.items, t.labels = b.items, b.labels
+        t.image, t.epoch = b.img, self.epoch
         body = ("BEGIN;\n" + "".join(s + ";\n" for s in t.sql) +
                 f"INSERT INTO txlog(n) VALUES ({t.n});\n")
         self.txns.append(t)
@@ -378,8 +466,8 @@ class Workload(threading.Thread):
     def settle(self, t, outcome):
         t.outcome = outcome
         if outcome in ("committed", "resolved committed"):
-            self.items, self.labels = t.items, t.labels
-        t.items = t.labels = None
+            self.image = t.image
+        t.image = None
 
 
 def committed(t):
@@ -401,8 +489,20 @@ def received(stub):
 SCHEMA = """
 CREATE TABLE items(id int PRIMARY KEY, cat int, tx int NOT NULL, hits int NOT NULL DEFAULT 0);
 CREATE TABLE labels(id int PRIMARY KEY, name varchar(255), tx int NOT NULL);
+CREATE TABLE grps(id int PRIMARY KEY);
+CREATE TABLE members(id int PRIMARY KEY, grp int, tx int NOT NULL,
+  FOREIGN KEY (grp) REFERENCES grps(id) ON DELETE CASCADE ON UPDATE CASCADE);
 CREATE TABLE txlog(n int PRIMARY KEY);
 """
+
+
+def verify_dead(rounds):
+    """A node dead past flush_after_down_s stopped holding the checkpoint."""
+    dead = [(p, q) for p, q in zip(rounds, rounds[1:]) if q["node_b"] == "dead"]
+    moved = sum(1 for p, q in dead if None not in (p["confirmed"], q["confirmed"]) and
+                q["confirmed"] > p["confirmed"])
+    tp.check(not dead or moved > 0, f"the checkpoint never advanced in {len(dead)} rounds "
+             f"with node b dead past flush_after_down_s")
 
 
 class PgSource:
@@ -413,7 +513,22 @@ class PgSource:
     def __init__(self, c):
         self.c = c
         c.sql(SCHEMA + "ALTER TABLE items REPLICA IDENTITY FULL;\n"
-                       "ALTER TABLE labels REPLICA IDENTITY FULL;\n")
+                       "ALTER TABLE labels REPLICA IDENTITY FULL;\n"
+                       "ALTER TABLE members REPLICA IDENTITY FULL;\n")
+        self.failover = None
+
+    def drop_slot(self):
+        self.c.pg.psql(f"SELECT pg_drop_replication_slot('{self.c.slot}')")
+
+    def close(self):
+        pass
+
+    def verify_faults(self, oracle, rounds, log):
+        """Each slot drop (and failover) was a gap: logged, and purged broadly."""
+        drops = sum(1 for x in rounds if x["drop_slot"] or x["failover"])
+        tp.check(log.count("GAP:") >= drops, f"{drops} slot drops or failovers, "
+                 f"{log.count('GAP:')} GAPs logged")
+        verify_dead(rounds)
 
     def configure(self, sinks, delivery):
         self.c.config(sinks, delivery, mapping=mapping("public"))
@@ -457,6 +572,16 @@ class MySource:
     def __init__(self, c):
         self.c = c
         c.sql(SCHEMA.replace(");", ") CHARSET utf8mb4;"))
+        self.failover, self.drop_slot = None, None
+
+    def close(self):
+        pass
+
+    def verify_faults(self, oracle, rounds, log):
+        """A MariaDB failover continues at the GTID: no gap at all."""
+        tp.check("GAP:" not in log, "a GAP was logged: " + "; ".join(
+            ln for ln in log.splitlines() if "GAP:" in ln)[:2000])
+        verify_dead(rounds)
 
     def configure(self, sinks, delivery):
         self.c.config(sinks, delivery, mapping_=mapping(self.c.db))
@@ -491,6 +616,16 @@ class Oracle:
         self.rng = random.Random(self.seed)
         self.rounds = []
         self.nodes = {}
+        self.gen = None
+
+    def configure(self, node_b):
+        """The config of the next round: flush_after_down_s is short in the dead rounds."""
+        delivery = {"coalesce_ms": 5, "retry_initial_ms": 50, "retry_max_ms": 500,
+                    "timeout_ms": 500}
+        if node_b == "dead":
+            delivery["flush_after_down_s"] = DEAD_FLUSH_S
+        self.src.configure([{"name": "edge", "type": "xkey",
+                             "nodes": [s.url for s in self.nodes.values()]}], delivery)
 
     def spawn(self):
         """Start tagpurge without waiting for anything; the log offset it starts at."""
@@ -511,9 +646,12 @@ class Oracle:
             f.seek(mark)
             return b": streaming" in f.read()
 
-    def sleep_time(self, node_stopped=False):
+    def sleep_time(self, node_b=None):
         r = self.rng.random()
-        if node_stopped:
+        if node_b == "dead":
+            # Past flush_after_down_s and the retries that find the node down.
+            return self.rng.uniform(DEAD_FLUSH_S + 1.0, DEAD_FLUSH_S + 2.5)
+        if node_b is not None:
             # Long enough for retries, backoff and server keepalives to happen while the
             # checkpoint must hold.
             return self.rng.uniform(0.5, 2.5)
@@ -523,143 +661,184 @@ class Oracle:
             return self.rng.uniform(0.1, 0.3)
         return self.rng.uniform(0.3, 1.5)         # mid-stream
 
-    def round(self, i):
-        b, state, before = self.nodes["b"], NODE_B.get(i), NODE_B.get(i - 1)
+    def node_b(self, state, before):
+        b = self.nodes["b"]
         if state == "frozen" and before is None:
             b.proc.send_signal(signal.SIGSTOP)
-        elif state == "down" and before == "frozen":
+        elif state in ("down", "dead") and before == "frozen":
             b.stop()   # SIGCONT, then SIGKILL: whatever it had not read yet is gone
-        elif state is None and before == "down":
+        elif state in ("down", "dead") and before is None:
+            b.stop()
+        elif state is None and before in ("down", "dead"):
             b.start()
+
+    def mid_round(self, mark, sleep, what):
+        """Midway through a streaming round, what() happens to the database; this same
+        tagpurge process must stream again by itself.  (seconds what() took, seconds
+        until tagpurge streamed again), and the rest of the round's deadline."""
+        tp.wait(lambda: self.streamed(mark), "tagpurge to stream before the fault", 30)
+        time.sleep(sleep / 2)
+        t1 = time.monotonic()
+        what()
+        took = time.monotonic() - t1
+        again = self.c.log.stat().st_size
+        tp.wait(lambda: self.streamed(again), "tagpurge to stream again after the fault",
+                90 if SLOW else 60)
+        return (took, time.monotonic() - t1), time.monotonic() + sleep / 2
+
+    def round(self, i):
+        state, restart_db, drop_slot, failover = schedule(i)
+        drop_slot = drop_slot and self.src.drop_slot is not None
+        failover = failover and self.src.failover is not None
+        before = schedule(i - 1)[0] if i > 0 else None
+        self.node_b(state, before)
+        if drop_slot:
+            self.src.drop_slot()   # tagpurge is down: the next start must find the gap
+        self.configure(state)
         mark = self.spawn()
-        t0 = time.monotonic()
-        sleep, restart = self.sleep_time(state is not None), None
-        deadline = t0 + sleep
-        if i == RESTART_ROUND:
-            # Mid-stream: the database goes away under tagpurge and the workload, comes
-            # back, and this same tagpurge process must stream again by itself.
-            tp.wait(lambda: self.streamed(mark), "tagpurge to stream before the restart", 20)
-            time.sleep(sleep / 2)
-            t1 = time.monotonic()
-            self.src.restart_db()
-            restart = time.monotonic() - t1
-            again = self.c.log.stat().st_size
-            tp.wait(lambda: self.streamed(again), "tagpurge to stream again after the "
-                    "database restart", 30)
-            restart = (restart, time.monotonic() - t1)
-            deadline = time.monotonic() + sleep / 2
+        sleep, fault = self.sleep_time(state), None
+        deadline = time.monotonic() + sleep
+        if restart_db:
+            fault, deadline = self.mid_round(mark, sleep, self.src.restart_db)
+        elif failover:
+            def promote():
+                self.gen.epoch += 1
+                self.src.failover()
+            fault, deadline = self.mid_round(mark, sleep, promote)
+            self.configure(state)   # the next rounds list the new topology
         while time.monotonic() < deadline:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         tp.check(self.c.proc.poll() is None, f"tagpurge exited {self.c.proc.returncode} in "
                  f"round {i}:\n{self.c.log.read_text(errors='replace')[-3000:]}")
         self.kill()
-        self.rounds.append({"sleep": sleep, "node_b": state,
-                            "restart": restart, "streamed": self.streamed(mark),
-                            "confirmed": self.src.confirmed()})
+        self.rounds.append({"sleep": sleep, "node_b": state, "restart": restart_db,
+                            "failover": failover, "drop_slot": drop_slot, "fault": fault,
+                            "streamed": self.streamed(mark), "confirmed": self.src.confirmed()})
 
-    def run(self):
+    def kill_loop(self):
         c = self.c
-        t_start = time.monotonic()
-        print(f"oracle {self.src.label}: seed {self.seed} (TP_ORACLE_SEED={self.seed} replays it)",
-              flush=True)
         self.nodes = {"a": c.stub("a"), "b": c.stub("b")}
-        self.src.configure([{"name": "edge", "type": "xkey",
-                             "nodes": [s.url for s in self.nodes.values()]}],
-                           {"coalesce_ms": 5, "retry_initial_ms": 50, "retry_max_ms": 500,
-                            "timeout_ms": 500,
-                            **({"flush_after_down_s": int(DOWN_S)} if DOWN_S else {})})
+        self.configure(None)
         # The slot (the first checkpoint) exists before the first change.
         c.start()
-        gen = Workload(self.src.client, self.seed, c.tmp / "workload.err")
+        self.gen = gen = Workload(self.src.client, self.seed, c.tmp / "workload.err")
         gen.start()
         try:
             time.sleep(0.5)
             self.kill()
-            for i in range(ROUNDS):
-                tp.check(gen.error is None and gen.is_alive(), f"workload failed: {gen.error!r}")
+            i = 0
+            while i < ROUNDS or (TXNS and gen.is_alive()):
+                tp.check(gen.error is None and (gen.is_alive() or TXNS),
+                         f"workload failed: {gen.error!r}")
                 self.round(i)
+                i += 1
         finally:
             self.nodes["b"].proc.send_signal(signal.SIGCONT)
             gen.halt.set()
         gen.stop()
-        loop_s = time.monotonic() - t_start
+        self.node_b(None, self.rounds[-1]["node_b"] if self.rounds else None)
 
-        target = self.src.final_position()
-        self.spawn()
-        t_drain = time.monotonic()
-        tp.wait(lambda: (self.src.confirmed() or 0) >= target and c.proc.poll() is None,
-                f"the checkpoint to reach {target} (at {self.src.confirmed()})",
-                90 if SLOW else 45, step=0.05)
-        drain_s = time.monotonic() - t_drain
-        c.stop()
+    def run(self):
+        c = self.c
+        t_start = time.monotonic()
+        print(f"oracle {self.src.label}: seed {self.seed} (TP_ORACLE_SEED={self.seed} replays it)"
+              f", {ROUNDS} rounds, {TXNS or 'unbounded'} transactions", flush=True)
+        try:
+            self.kill_loop()
+            loop_s = time.monotonic() - t_start
+            self.configure(None)
+            target = self.src.final_position()
+            self.spawn()
+            t_drain = time.monotonic()
+            tp.wait(lambda: (self.src.confirmed() or 0) >= target and c.proc.poll() is None,
+                    f"the checkpoint to reach {target} (at {self.src.confirmed()})",
+                    90 if SLOW else 45, step=0.05)
+            drain_s = time.monotonic() - t_drain
+            c.stop()
+        finally:
+            self.src.close()
         log = c.log.read_text(errors="replace")
         for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             tp.check(bad not in log, f"sanitizer report in the tagpurge log ({bad})")
-        self.verify(gen, loop_s, drain_s, time.monotonic() - t_start)
+        self.verify(self.gen, log, loop_s, drain_s, time.monotonic() - t_start)
 
-    def verify(self, gen, loop_s, drain_s, total_s):
-        txns = [t for t in gen.txns if committed(t)]
-        absent = [t for t in gen.txns if t.outcome in ("rolled back", "resolved absent")]
-        unsettled = [t.n for t in gen.txns if t.outcome is None]
-        tp.check(not unsettled, f"transactions without an outcome: {unsettled}")
-        resolved = [t for t in gen.txns if t.outcome.startswith("resolved")]
+    def compare(self, txns, absent):
+        """Every expected tag on every node after its COMMIT, or a broad purge after it."""
         missing, leaked, broad, dup = [], [], 0, []
         for name, stub in self.nodes.items():
             last, occ = received(stub)
             for t in txns:
                 for tag in sorted(t.tags):
-                    table = "labels" if tag.startswith(("lbl-", "label-", "ltx-")) else "items"
                     if last.get(tag, 0.0) >= t.t_commit:
                         continue
-                    if last.get(FALLBACK[table], 0.0) >= t.t_commit:
+                    if last.get(FALLBACK[table_of(tag)], 0.0) >= t.t_commit:
                         broad += 1   # a broad purge after the transaction covers it
                         continue
                     missing.append((name, t, tag, last.get(tag)))
                 dup += [occ.get(u, 0) for u in t.unique]
             leaked += [(name, t, u) for t in absent for u in sorted(t.unique) if u in last]
+        return missing, leaked, broad, dup
+
+    def verify(self, gen, log, loop_s, drain_s, total_s):
+        txns = [t for t in gen.txns if committed(t)]
+        absent = [t for t in gen.txns if t.outcome in ("rolled back", "resolved absent")]
+        unsettled = [t.n for t in gen.txns if t.outcome is None]
+        tp.check(not unsettled, f"transactions without an outcome: {unsettled}")
+        resolved = [t for t in gen.txns if t.outcome.startswith("resolved") or
+                    t.outcome == "failover absent"]
+        missing, leaked, broad, dup = self.compare(txns, absent)
         r = self.rounds
-        frozen = sum(1 for x in r if x["node_b"] == "frozen")
-        down = sum(1 for x in r if x["node_b"] == "down")
-        streamed = sum(1 for x in r if x["streamed"])
+        count = lambda k: sum(1 for x in r if x[k])  # noqa: E731
+        states = {st: sum(1 for x in r if x["node_b"] == st) for st in ("frozen", "down", "dead")}
         conf = [x["confirmed"] for x in r]
         advanced = sum(1 for p, q in zip(conf, conf[1:])
                        if p is not None and q is not None and q > p)
-        restart = [x["restart"] for x in r if x["restart"] is not None]
+        faults = [x for x in r if x["fault"] is not None]
+        gaps = log.count("GAP:")
+        cascades = sum(1 for t in txns if t.kind == "cascade")
         print(f"rounds: {sum(1 for x in r if x['sleep'] < 0.1)} killed within 100 ms of start, "
-              f"{len(r) - streamed} before streaming began, checkpoint advanced in {advanced}; "
-              f"node b "
-              f"frozen for {frozen} rounds, down for {down}; the database restart took "
-              f"{restart[0][0]:.1f} s, tagpurge streamed again {restart[0][1]:.1f} s after it "
-              f"began; the workload reconnected {gen.connects - 1} times")
+              f"{len(r) - count('streamed')} before streaming began, checkpoint advanced in "
+              f"{advanced}; node b frozen for {states['frozen']} rounds, down for "
+              f"{states['down']}, dead past flush_after_down_s for {states['dead']}; "
+              f"{count('restart')} database restarts, {count('drop_slot')} slot drops, "
+              f"{count('failover')} failovers; the workload reconnected {gen.connects - 1} times")
+        for x in faults:
+            kind = "failover" if x["failover"] else "database restart"
+            print(f"  {kind}: took {x['fault'][0]:.1f} s, tagpurge streamed again "
+                  f"{x['fault'][1]:.1f} s after it began")
         print(f"workload: {len(gen.txns)} sent, {len(txns)} committed, {len(absent)} rolled "
               f"back or absent, {len(resolved)} unknown outcomes resolved "
               f"({sum(1 for t in resolved if committed(t))} committed), "
-              f"{sum(1 for t in txns if not t.tags)} committed with nothing to purge; "
-              f"{broad} tags covered only by a broad purge")
+              f"{sum(1 for t in txns if not t.tags)} committed with nothing to purge, "
+              f"{cascades} cascades; {broad} tags covered only by a broad purge; {gaps} GAPs "
+              f"logged")
         print(f"timing: kill loop {loop_s:.1f} s, final catch-up {drain_s:.1f} s, "
               f"total {total_s:.1f} s")
-        print(f"oracle {self.src.label}: seed {self.seed}, {len(r)} rounds ({frozen + down} "
-              f"with a node stopped, {len(restart)} DB restart), {len(txns)} transactions, "
-              f"{sum(t.changes for t in txns)} changes, {sum(len(t.tags) for t in txns)} "
-              f"expected tags on {len(self.nodes)} nodes, {len(missing)} missing, "
-              f"{len(leaked)} leaked, {sum(dup) / max(1, len(dup)):.1f}x duplicates "
-              f"(max {max(dup, default=0)})", flush=True)
+        print(f"oracle {self.src.label}: seed {self.seed}, {len(r)} rounds, {len(txns)} "
+              f"transactions, {sum(t.changes for t in txns)} changes, "
+              f"{sum(len(t.tags) for t in txns)} expected tags on {len(self.nodes)} nodes, "
+              f"{len(missing)} missing, {len(leaked)} leaked, {gaps} gaps, "
+              f"{sum(dup) / max(1, len(dup)):.1f}x duplicates (max {max(dup, default=0)}), "
+              f"{total_s:.0f} s", flush=True)
         for name, t, tag, at in missing[:15]:
             at = "never" if at is None else f"{at:.3f}"
             print(f"  MISSING on node {name}: {tag} of transaction {t.n} ({t.kind}, {t.outcome}, "
                   f"COMMIT sent {t.t_commit:.3f}, newest receipt {at})")
         for name, t, u in leaked[:15]:
             print(f"  LEAKED to node {name}: {u} of transaction {t.n} ({t.kind}, {t.outcome})")
-        # A client dies with a transaction in flight only when the database restarts.
-        tp.check(len(resolved) <= len(restart), f"{len(resolved)} transactions lost their "
+        # A client dies with a transaction in flight only when the database goes away.
+        tp.check(len(resolved) <= len(faults), f"{len(resolved)} transactions lost their "
                  f"client: a workload error? {(self.c.tmp / 'workload.err').read_text()[-2000:]}")
         tp.check(not missing, f"{len(missing)} expected tags never purged after their commit "
                  f"(seed {self.seed})")
         tp.check(not leaked, f"{len(leaked)} tags of transactions that did not commit were "
                  f"purged (seed {self.seed})")
-        tp.check(len(r) >= 20 and streamed > 0 and advanced > 0 and len(txns) > 100,
-                 f"the run did not exercise enough: {len(r)} rounds, {streamed} streaming, "
-                 f"{advanced} advancing, {len(txns)} transactions")
+        tp.check(len(r) >= PERIOD and count("streamed") > 0 and advanced > 0 and
+                 len(txns) > 100 and cascades > 0,
+                 f"the run did not exercise enough: {len(r)} rounds, {count('streamed')} "
+                 f"streaming, {advanced} advancing, {len(txns)} transactions, {cascades} "
+                 f"cascades")
+        self.src.verify_faults(self, r, log)
 
 
 def main(source):

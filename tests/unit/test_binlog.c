@@ -211,8 +211,8 @@ r_abort(void *arg)
 static struct bl_decoder *
 decoder(struct rec *r, int positional)
 {
-    struct bl_callbacks cb = {r,        r_mapped,  NULL,        NULL,     r_begin,
-                              r_change, r_broaden, r_statement, r_commit, r_abort};
+    struct bl_callbacks cb = {r,         r_mapped,    NULL,     NULL,    r_begin, r_change,
+                              r_broaden, r_statement, r_commit, r_abort, NULL};
     struct bl_decoder *d;
 
     memset(r, 0, sizeof *r);

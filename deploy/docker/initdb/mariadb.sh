@@ -4,7 +4,7 @@
 set -eu
 mariadb --protocol=socket -uroot -p"${MARIADB_ROOT_PASSWORD:?}" <<SQL
 CREATE USER 'tagpurge'@'%' IDENTIFIED BY '${TAGPURGE_MYSQL_PASSWORD:?}';
-GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'tagpurge'@'%';
+GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT, REFERENCES ON *.* TO 'tagpurge'@'%';
 CREATE DATABASE IF NOT EXISTS shop;
 CREATE TABLE shop.categories (id int PRIMARY KEY, name varchar(100) NOT NULL);
 CREATE TABLE shop.products (
