@@ -802,7 +802,7 @@ pg_emit_gap(struct pg *pg)
     char at[32];
 
     pgstate_lsn_fmt(pg->slot_lsn, at, sizeof at);
-    log_info("source %s: GAP: handing over the broad purge; streaming slot %s from %s", pg->name,
+    log_info("source %s: the broad purge is handed over; streaming slot %s from %s", pg->name,
              pg->slot, at);
     pg->epoch++;
     pg->gap_pending = 1;

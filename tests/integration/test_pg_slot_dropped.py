@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""The slot is dropped while tagpurge is stopped and a row is updated meanwhile:
+the change cannot be decoded any more.  At start tagpurge logs GAP, re-creates
+the slot and purges the fallback tags of every mapped table (and gap_tags),
+counts one gap, and then purges exactly again.  A first start (no state file)
+is not a gap."""
+import sys
+
+import tp
+
+
+def body(c):
+    c.sql("INSERT INTO products(id, category_id, name) VALUES (1, 3, 'a')")
+    c.sql("INSERT INTO names VALUES (1, 'n')")
+    c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}],
+             extra={"gap_tags": ["site"]})
+    tp.check(c.state_file() is None, "a state file before the first start")
+    c.start()
+    c.marker()
+    st = c.state_file()
+    tp.check(st is not None and st["slot"] == c.slot and "gap" not in st,
+             f"state file after the first start: {st}")
+    tp.check(st["systemid"] == c.pg.psql("SELECT system_identifier FROM pg_control_system()"),
+             f"state file systemid {st['systemid']}")
+    tp.wait(lambda: tp.lsn(c.state_file()["lsn"]) >= c.confirmed() > 0,
+            "the state file to record what the slot confirmed")
+    c.stop()
+    tp.check("GAP" not in c.log.read_text(), "a first start logged a GAP")
+
+    before = c.warm_all(["product-list", "names", "site", "product-1", "name-n"], nodes=[0])
+    c.pg.psql(f"SELECT pg_drop_replication_slot('{c.slot}')")
+    c.commit("UPDATE products SET name = 'b' WHERE id = 1")  # only the broad purge covers it
+
+    c.start()
+    tp.wait(lambda: "GAP: replication slot" in c.log.read_text(), "the GAP to be logged", 10)
+    tp.check("is missing" in c.log.read_text(), "the GAP does not say the slot is missing")
+    for t in ("product-list", "names", "site"):  # every mapped table's fallback + gap_tags
+        tp.wait(lambda t=t: c.page(0, t)[1] > before[0, t], f"the broad purge of {t}", 10)
+    c.assert_cached(0, "name-n", before[0, "name-n"])  # not a fallback: the gap is not a flush
+    tp.check(c.stats()["gaps"] == 1, f"stats gaps {c.stats()['gaps']}, want 1")
+    tp.check(c.metrics().get("tagpurge_gaps_total") == 1.0,
+             f"metrics: {[(k, v) for k, v in c.metrics().items() if 'gap' in k]}")
+    tp.wait(lambda: "gap" not in c.state_file(), "the state file to record the new slot")
+
+    # Streaming resumes exactly: a rename purges its two name tags, not the fallback.
+    before = c.warm_all(["names", "name-n", "name-m"], nodes=[0])
+    end = c.commit("UPDATE names SET name = 'm' WHERE id = 1")
+    c.wait_confirmed(end)
+    c.assert_purged(0, "name-n", before[0, "name-n"])
+    c.assert_purged(0, "name-m", before[0, "name-m"])
+    c.assert_cached(0, "names", before[0, "names"])
+    tp.check(c.log.read_text().count("GAP") == 1, "more than one GAP logged")
+    c.stop()
+
+    # A clean restart continues the new slot: no gap.
+    n = c.log.read_text().count("GAP")
+    c.start()
+    c.marker()
+    c.stop()
+    tp.check(c.log.read_text().count("GAP") == n, "a GAP after a clean restart")
+
+
+if __name__ == "__main__":
+    sys.exit(tp.run("pg_slot_dropped", body))
