@@ -307,12 +307,40 @@ pg_flush(struct pg *pg)
 
 static void reconnect_cb(uv_timer_t *t);
 
+/*
+ * libpq's messages span lines (one per host tried with a multi-host
+ * conninfo): one log line, the lines joined by "; ".
+ */
+static void
+one_line(char *out, size_t len, const char *in)
+{
+    size_t o = 0;
+
+    for (; *in != '\0' && o + 3 < len; in++) {
+        if (*in == '\n') {
+            while (in[1] == '\t' || in[1] == ' ' || in[1] == '\n')
+                in++;
+            if (in[1] != '\0') {
+                out[o++] = ';';
+                out[o++] = ' ';
+            }
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void
 pg_schedule_reconnect(struct pg *pg, const char *why)
 {
     long d = 500;
     unsigned i;
+    char msg[1024];
 
+    /* why may be PQerrorMessage(pg->conn), which pg_disconnect() frees. */
+    one_line(msg, sizeof msg, why);
+    why = msg;
     pg_disconnect(pg);
     if (pg->state == PG_STREAMING)
         pg->core->state(pg->core->arg, 0);
@@ -434,7 +462,6 @@ pg_connect_poll(struct pg *pg)
         break;
     default:
         snprintf(why, sizeof why, "could not connect: %s", PQerrorMessage(pg->conn));
-        why[strcspn(why, "\n")] = '\0';
         pg_schedule_reconnect(pg, why);
         break;
     }

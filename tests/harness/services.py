@@ -323,12 +323,15 @@ class Postgres:
                 os.chmod(self.root, (mode & 0o7777) | 0o011)
             shutil.chown(pgdir, "postgres", "postgres")
         self._run([f"{self.bindir}/pg_basebackup", "-h", primary.host, "-p", str(primary.port),
-                   "-U", "postgres", "-D", self.datadir, "-R", "-X", "stream", "--no-sync"],
+                   "-U", "postgres", "-D", self.datadir, "-R", "-X", "stream", "--no-sync",
+                   "--checkpoint=fast"],
                   "pg_basebackup")
-        # -R put primary_conninfo in postgresql.auto.conf, which _write_conf rewrites.
+        # -R appended primary_conninfo to the copied postgresql.auto.conf, which
+        # _write_conf rewrites: keep it and the primary's ALTER SYSTEM settings.
         auto = Path(self.datadir) / "postgresql.auto.conf"
-        self.extra_conf += "".join(ln + "\n" for ln in auto.read_text().splitlines()
-                                   if ln.startswith("primary_conninfo"))
+        self.extra_conf += "".join(
+            ln + "\n" for ln in auto.read_text().splitlines()
+            if ln and not ln.startswith(("#", "port", "unix_socket_directories")))
         self.start()
         return self
 

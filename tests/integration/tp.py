@@ -359,7 +359,7 @@ def run(name, body, case_class=None):
         print(f"FAIL {name}: {e}")
         if case.log.exists():
             print("---- tagpurge log ----")
-            print(case.log.read_text()[-8000:])
+            print(case.log.read_text(errors="replace")[-8000:])
         case.finish()
         print(f"(kept {case.tmp})")
         return 1
