@@ -1404,13 +1404,13 @@ pg_state_later(struct pg *pg)
         AZ(uv_timer_start(&pg->state_timer, state_timer_cb, STATE_MS, 0));
 }
 
-/* state_dir/<source>.postgres.json; state_dir is created if missing. */
+/* state_dir/<source>.postgres.json; state_dir is created if missing (create). */
 static int
-pg_state_path(struct pg *pg, const char *state_dir)
+pg_state_path(struct pg *pg, const char *state_dir, int create)
 {
     size_t n;
 
-    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+    if (create && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
         log_err("source %s: cannot create state_dir %s: %s", pg->name, state_dir, strerror(errno));
         return (-1);
     }
@@ -1427,7 +1427,7 @@ pg_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct
     struct pg *pg;
 
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
-    if (pg_load_password(pg) != 0 || pg_state_path(pg, env->state_dir) != 0)
+    if (pg_load_password(pg) != 0 || pg_state_path(pg, env->state_dir, 1) != 0)
         return (-1); /* before pg->loop is set: stop() then has nothing to close */
     pg->loop = loop;
     pg->core = core;
@@ -1619,13 +1619,17 @@ pg_check_state(struct pg *pg, const struct conn_env *env)
 {
     struct pgfacts f;
 
-    if (pg_state_path(pg, env->state_dir) != 0 || pg_check_identify(pg) != 0) {
-        pg->problems++;
+    (void)pg_state_path(pg, env->state_dir, 0);
+    if (pg_state_read(pg) == 0) {
+        if (pg->slot_exists && pg->slot_lost)
+            check_gap(pg, "the replication slot is invalidated (wal_status lost)");
+        else
+            log_info("source %s: no state file %s: the first start is not a gap", pg->name,
+                     pg->state_path);
         return;
     }
-    if (pg_state_read(pg) == 0) {
-        log_info("source %s: no state file %s: the first start is not a gap", pg->name,
-                 pg->state_path);
+    if (pg_check_identify(pg) != 0) {
+        pg->problems++;
         return;
     }
     pg_facts(pg, &f);
@@ -1668,10 +1672,7 @@ pg_check_online(void *priv, const struct tagmap *map, const struct conn_env *env
     (void)step_tables(pg);
     (void)step_pub(pg);
     (void)step_slot(pg);
-    if (pg->slot_exists && pg->slot_lost && pg_state_read(pg) == 0)
-        check_gap(pg, "the replication slot is invalidated (wal_status lost)");
-    else
-        pg_check_state(pg, env);
+    pg_check_state(pg, env);
     PQfinish(pg->conn);
     pg->conn = NULL;
     pg->checking = 0;
