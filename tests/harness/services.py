@@ -315,13 +315,7 @@ class Postgres:
         """A streaming physical standby of primary (a running Postgres) in <root>/pg:
         pg_basebackup -R -X stream, started on its own port.  Returns it running."""
         self = cls(root, start=False, conf=conf)
-        pgdir = Path(self.sockdir)
-        pgdir.mkdir(parents=True, exist_ok=True)
-        if is_root():
-            mode = self.root.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(self.root, (mode & 0o7777) | 0o011)
-            shutil.chown(pgdir, "postgres", "postgres")
+        self._make_pgdir()
         self._run([f"{self.bindir}/pg_basebackup", "-h", primary.host, "-p", str(primary.port),
                    "-U", "postgres", "-D", self.datadir, "-R", "-X", "stream", "--no-sync",
                    "--checkpoint=fast"],
@@ -390,7 +384,7 @@ class Postgres:
                 if "already in use" not in str(e) or attempt == PORT_RETRIES - 1:
                     raise
 
-    def _initdb(self):
+    def _make_pgdir(self):
         pgdir = Path(self.sockdir)
         pgdir.mkdir(parents=True, exist_ok=True)
         if is_root():
@@ -399,6 +393,9 @@ class Postgres:
             if not mode & 0o001:
                 os.chmod(self.root, (mode & 0o7777) | 0o011)
             shutil.chown(pgdir, "postgres", "postgres")
+
+    def _initdb(self):
+        self._make_pgdir()
         self._run([f"{self.bindir}/initdb", "-D", self.datadir, "-U", "postgres",
                    "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], "initdb")
 

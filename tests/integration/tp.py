@@ -231,6 +231,16 @@ class Case:
         check(self.proc is None or self.proc.returncode in (0, -9),
               f"tagpurge exited {self.proc.returncode if self.proc else None}")
 
+    def assert_streams_exactly(self, old, new):
+        """Rename names row 1 from old to new: exactly name-<old> and name-<new> are
+        purged, not the table's fallback tag "names" (streaming continues exactly)."""
+        tags = ["names", f"name-{old}", f"name-{new}"]
+        before = self.warm_all(tags, nodes=[0])
+        self.wait_confirmed(self.commit(f"UPDATE names SET name = '{new}' WHERE id = 1"))
+        for t in tags[1:]:
+            self.assert_purged(0, t, before[0, t])
+        self.assert_cached(0, "names", before[0, "names"])
+
     def stub(self, name, *args, **kw):
         s = Stub(self.tmp, name, *args, **kw)
         self.stubs.append(s)
