@@ -53,6 +53,29 @@ def body(c):
     c.stop()
     tp.check(c.log.read_text().count("GAP") == n, "a GAP after a clean restart")
 
+    # Killed before the gap's broad purge was acknowledged (node frozen): the
+    # state file still marks the gap, so the next start purges broadly again.
+    c.pg.psql(f"SELECT pg_drop_replication_slot('{c.slot}')")
+    c.nodes[0].sigstop()
+    try:
+        c.start()
+        tp.wait(lambda: c.log.read_text().count("GAP") == n + 1, "the GAP", 10)
+        tp.wait(lambda: "broad purge is handed over" in c.log.read_text().split("GAP")[-1],
+                "the gap purge to be handed over", 10)
+        c.kill()
+        tp.check("is missing" in c.state_file().get("gap", ""),
+                 f"the state file does not mark the gap: {c.state_file()}")
+    finally:
+        c.nodes[0].sigcont()
+    before = c.warm_all(["names"], nodes=[0])
+    c.start()
+    tp.wait(lambda: "earlier gap was not confirmed" in c.log.read_text(), "the GAP again", 10)
+    tp.wait(lambda: c.page(0, "names")[1] > before[0, "names"], "the repeated broad purge", 10)
+    # Cleared only once the new process's broad purge was acknowledged.
+    tp.wait(lambda: "gap" not in c.state_file(), "the state file to record the new slot")
+    tp.check(c.stats()["gaps"] == 1, "the restarted process did not count its gap")
+    c.stop()
+
 
 if __name__ == "__main__":
     sys.exit(tp.run("pg_slot_dropped", body))
