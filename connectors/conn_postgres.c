@@ -111,6 +111,7 @@ struct pg {
     int have;            /* statefile_read() of this connect: 1, 0 none, -1 unreadable */
     struct pgstate seen; /* the file as read at this connect */
     char gap[256];       /* the gap found at this connect ("" none) */
+    int gap_logged;      /* GAP logged, its purge not yet handed over */
     /* the state file (loop thread) */
     char *state_path;
     size_t max_txn_tags;
@@ -853,6 +854,7 @@ pg_slot_ready(struct pg *pg)
     if (pg->gap[0] != '\0') {
         pg_emit_gap(pg);
         pg->gap[0] = '\0';
+        pg->gap_logged = 0;
         return (0);
     }
     if (pg->have == 0) { /* first start: from here on nothing may be missed */
@@ -942,9 +944,13 @@ pg_decide(struct pg *pg)
     pg_state_read(pg);
     pg_facts(pg, &f);
     if (pgstate_gap(pg->have, &pg->seen, &f, pg->gap, sizeof pg->gap)) {
-        log_err("source %s: GAP: %s: changes may have been lost: purging the fallback tags of "
-                "every mapped table%s",
-                pg->name, pg->gap, pg->ngap_tags > 0 ? " and the gap_tags" : "");
+        if (!pg->gap_logged)
+            log_err("source %s: GAP: %s: changes may have been lost: purging the fallback tags "
+                    "of every mapped table%s",
+                    pg->name, pg->gap, pg->ngap_tags > 0 ? " and the gap_tags" : "");
+        else /* the same gap, retried: logged once per process */
+            log_warn("source %s: the gap is still pending: %s", pg->name, pg->gap);
+        pg->gap_logged = 1;
         if (pg_mark_gap(pg) != 0)
             return (-1);
     }

@@ -3,7 +3,9 @@
 the change cannot be decoded any more.  At start tagpurge logs GAP, re-creates
 the slot and purges the fallback tags of every mapped table (and gap_tags),
 counts one gap, and then purges exactly again.  A first start (no state file)
-is not a gap."""
+is not a gap.  Killed before the gap purge was acknowledged, the next start
+purges broadly again; without "create" the SQL is logged and retried, and the
+purge goes out once the slot exists."""
 import sys
 
 import tp
@@ -74,6 +76,24 @@ def body(c):
     # Cleared only once the new process's broad purge was acknowledged.
     tp.wait(lambda: "gap" not in c.state_file(), "the state file to record the new slot")
     tp.check(c.stats()["gaps"] == 1, "the restarted process did not count its gap")
+    c.stop()
+
+    # Without "create": the SQL to run is logged and retried, the gap stays
+    # marked; once a DBA creates the slot, the broad purge goes out.
+    c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}],
+             extra={"gap_tags": ["site"], "create": False})
+    c.pg.psql(f"SELECT pg_drop_replication_slot('{c.slot}')")
+    before = c.warm_all(["names"], nodes=[0])
+    c.start(streaming=False)
+    tp.wait(lambda: c.log.read_text().count(f"pg_create_logical_replication_slot('{c.slot}'") >= 2,
+            "the SQL to create the slot, logged at two attempts", 10)
+    tp.check("is missing" in c.state_file().get("gap", ""), "the gap is not marked")
+    c.assert_cached(0, "names", before[0, "names"])  # no purge before the slot exists
+    n = c.log.read_text().count("GAP")
+    c.sql(f"SELECT pg_create_logical_replication_slot('{c.slot}', 'pgoutput')")
+    tp.wait(lambda: c.page(0, "names")[1] > before[0, "names"], "the broad purge", 20)
+    tp.wait(lambda: "gap" not in c.state_file(), "the state file to record the slot")
+    tp.check(c.log.read_text().count("GAP") == n, "GAP logged again at a retry")
     c.stop()
 
 
