@@ -6,6 +6,7 @@ SIGKILLed, the standby promoted: the logical slot did not exist there
 purges broadly, creates the slot and carries on purging exactly.  Prints the
 time from the kill (and from the promotion) to the first purge through the
 new primary."""
+import subprocess
 import sys
 import time
 
@@ -61,6 +62,11 @@ def body(c):
     tp.wait(lambda: "gap" not in c.state_file() and c.state_file()["timeline"] == 2,
             "the state file to record the new primary's timeline")
     tp.check(c.stats()["gaps"] == 1, "gaps counter")
+    # check --online follows the multi-host conninfo to the new primary too.
+    res = subprocess.run([c.bin, "check", "--online", "-c", str(c.cfg_path)],
+                         capture_output=True, text=True, timeout=60)
+    tp.check(res.returncode == 0 and "matches the server and slot" in res.stderr + res.stdout,
+             f"check --online after the failover: exit {res.returncode}\n{res.stdout}{res.stderr}")
 
     c.assert_streams_exactly("n", "m")  # streaming resumes exactly on the new slot
     c.stop()
