@@ -230,7 +230,8 @@ check_online(const struct config *c)
                     s->impl->name);
             continue;
         }
-        n = s->impl->check_online(s->priv, c->map);
+        struct conn_env env = {c->state_dir, c->max_txn_tags};
+        n = s->impl->check_online(s->priv, c->map, &env);
         problems += n < 0 ? 1 : n;
         printf("source %s: %s\n", s->name,
                n == 0  ? "OK"

@@ -152,38 +152,6 @@ my_start_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
     return (rv);
 }
 
-/* gap_tags: literal tags, checked like mapping literals. */
-static int
-my_gap_tags_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
-{
-    json_t *a = json_object_get(obj, "gap_tags"), *v;
-    size_t i;
-    int rv = 0;
-
-    if (a == NULL)
-        return (0);
-    cfg_push_key(ctx, "gap_tags");
-    if (!json_is_array(a)) {
-        rv = cfg_error(ctx, "expected an array of tags");
-        goto out;
-    }
-    m->gap_tags = tp_calloc(json_array_size(a) + 1, sizeof *m->gap_tags);
-    json_array_foreach(a, i, v)
-    {
-        cfg_push_idx(ctx, i);
-        if (!json_is_string(v) || !tag_literal_ok(json_string_value(v)))
-            rv = cfg_error(ctx, "expected a tag: printable ASCII without space, comma, quote, "
-                                "'%%' or braces");
-        cfg_pop(ctx);
-        if (rv != 0)
-            goto out;
-        m->gap_tags[m->ngap_tags++] = tp_strdup(json_string_value(v));
-    }
-out:
-    cfg_pop(ctx);
-    return (rv);
-}
-
 static char *
 dup_or_null(const char *s)
 {
@@ -232,7 +200,7 @@ my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
     m->port = (unsigned)port;
     m->server_id = (uint32_t)sid;
     m->heartbeat_ms = (unsigned)hb;
-    if (my_gap_tags_cfg(m, obj, ctx) != 0)
+    if (conn_gap_tags_cfg(ctx, obj, &m->gap_tags, &m->ngap_tags) != 0)
         return (-1);
     return (my_start_cfg(m, obj, ctx));
 }
@@ -1129,9 +1097,7 @@ my_destroy(void *priv)
     free(m->state_path);
     free(m->start_file);
     free(m->start_gtid);
-    for (i = 0; i < m->ngap_tags; i++)
-        free(m->gap_tags[i]);
-    free(m->gap_tags);
+    conn_gap_tags_free(&m->gap_tags, &m->ngap_tags);
     FREE_OBJ(m);
 }
 
@@ -1328,13 +1294,14 @@ report_edges(struct my *m, MYSQL *c, const struct tagmap *map)
 
 /* `check --online`: the same checks the reader thread makes, plus the privileges. */
 static int
-my_check_online(void *priv, const struct tagmap *map)
+my_check_online(void *priv, const struct tagmap *map, const struct conn_env *env)
 {
     char err[512], oldest[256];
     struct my *m;
     int problems = 0, warn = 0;
     MYSQL *c;
 
+    (void)env; /* the checkpoint is not compared with the server yet */
     CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
     tagmap_unref(&m->map);
     m->map = tagmap_ref(map);

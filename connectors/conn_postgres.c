@@ -8,19 +8,37 @@
  * Life of a connection (enum pg_state):
  *   PG_WAIT       backoff before (re)connecting.   next: CONNECTING
  *   PG_CONNECTING PQconnectPoll.                   next: SETUP, WAIT
- *   PG_SETUP      one set-up query at a time (wal_level, tables, publication,
- *                 slot), then START_REPLICATION.   next: STREAMING, WAIT
+ *   PG_SETUP      one set-up query at a time (wal_level, IDENTIFY_SYSTEM,
+ *                 tables, publication, slot), the gap decision (and the
+ *                 slot's drop or creation), then START_REPLICATION.
+ *                                                  next: STREAMING, WAIT
  *   PG_STREAMING  COPY BOTH.                       next: WAIT
  *   PG_STOPPED    after stop().
  *
  * The flush LSN sent to the server is the end_lsn of the last transaction the
  * core confirmed (acknowledged by every node), or, when nothing is pending,
  * the latest keepalive position.  Never more: a restart replays from there.
+ *
+ * State file (pgstate.h): state_dir/<source>.postgres.json records the
+ * server (system identifier, timeline), the slot and the LSN confirmed to it.
+ * It is written before the server is told (status updates send only what
+ * the file holds), so the slot's confirmed_flush_lsn is never past it and a
+ * crash leaves the file behind what every node acknowledged, never ahead.
+ *
+ * Gaps: at every (re)connect pgstate_gap() decides whether the slot
+ * continues what tagpurge read.  When it does not, the GAP is logged, marked
+ * in the state file, the slot re-created (with "create"), and a broad purge
+ * handed to the core at the slot's start; the new server and slot are
+ * recorded only when that purge is confirmed.  Positions carry the slot
+ * incarnation (src_pos.off = epoch): confirms for a slot that is gone are
+ * ignored.
  */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../broker/cfg.h"
@@ -28,10 +46,16 @@
 #include "../broker/obj.h"
 #include "../broker/sbuf.h"
 #include "../broker/secret.h"
+#include "../broker/statefile.h"
 #include "../broker/tagmap.h"
+#include "../broker/txn.h"
 #include "connector.h"
 #include "pgoutput.h"
 #include "pgrel.h"
+#include "pgstate.h"
+
+/* State file writes are fsynced: at most one per STATE_MS, then the server is told. */
+#define STATE_MS 100
 
 enum pg_state { PG_WAIT, PG_CONNECTING, PG_SETUP, PG_STREAMING, PG_STOPPED };
 
@@ -56,6 +80,8 @@ struct pg {
     char *slot, *publication;
     int create;
     long status_interval_ms;
+    char **gap_tags; /* literal tags a gap purges too */
+    size_t ngap_tags;
     int checking; /* `check --online`: blocking queries, nothing created */
     int problems; /* found while checking */
     /* runtime */
@@ -77,14 +103,34 @@ struct pg {
     uint64_t flushed; /* what we may confirm */
     uint64_t sent_flush;
     char *password;
+    /* the server and slot as the set-up steps found them (loop thread) */
+    char systemid[32];
+    unsigned timeline;
+    int slot_exists, slot_lost;
+    uint64_t slot_lsn;   /* confirmed_flush_lsn, or the new slot's consistent point */
+    int have;            /* statefile_read() of this connect: 1, 0 none, -1 unreadable */
+    struct pgstate seen; /* the file as read at this connect */
+    char gap[256];       /* the gap found at this connect ("" none) */
+    int gap_logged;      /* GAP logged, its purge not yet handed over */
+    /* the state file (loop thread) */
+    char *state_path;
+    size_t max_txn_tags;
+    struct pgstate rec; /* the slot being streamed; written when confirmed */
+    uint64_t recorded;  /* the LSN the file holds for that slot: what status updates send */
+    uint64_t epoch;     /* slot incarnation; src_pos.off of its transactions */
+    int gap_pending;    /* the broad purge of epoch is not confirmed: the file keeps the old */
+    int dirty;
+    uv_timer_t state_timer;
     unsigned open_handles;
     void (*stopped)(void *);
     void *stopped_arg;
 };
 
 static void pg_schedule_reconnect(struct pg *, const char *why);
+static void pg_state_later(struct pg *);
 static void pg_run_step(struct pg *);
 static void pg_send_status(struct pg *, int reply);
+static void pg_state_flush(struct pg *);
 
 /*------------------------------------------------------------------------
  * Configuration
@@ -136,7 +182,8 @@ pg_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
 {
     static const char *const keys[] = {
         "name", "type",        "conninfo", "password_env",       "password_file",
-        "slot", "publication", "create",   "status_interval_ms", NULL};
+        "slot", "publication", "create",   "status_interval_ms", "gap_tags",
+        NULL};
     const char *ci = NULL, *penv = NULL, *pfile = NULL, *slot = "tagpurge", *pub = "tagpurge";
     long long interval = 10000;
     int create = 0;
@@ -166,7 +213,7 @@ pg_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
     pg->create = create;
     pg->status_interval_ms = (long)interval;
     *privp = pg;
-    return (0);
+    return (conn_gap_tags_cfg(ctx, obj, &pg->gap_tags, &pg->ngap_tags));
 }
 
 /* Secrets are read at start, never logged, and never put on a command line. */
@@ -261,12 +308,40 @@ pg_flush(struct pg *pg)
 
 static void reconnect_cb(uv_timer_t *t);
 
+/*
+ * libpq's messages span lines (one per host tried with a multi-host
+ * conninfo): one log line, the lines joined by "; ".
+ */
+static void
+one_line(char *out, size_t len, const char *in)
+{
+    size_t o = 0;
+
+    for (; *in != '\0' && o + 3 < len; in++) {
+        if (*in == '\n') {
+            while (in[1] == '\t' || in[1] == ' ' || in[1] == '\n')
+                in++;
+            if (in[1] != '\0') {
+                out[o++] = ';';
+                out[o++] = ' ';
+            }
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void
 pg_schedule_reconnect(struct pg *pg, const char *why)
 {
     long d = 500;
     unsigned i;
+    char msg[1024];
 
+    /* why may be PQerrorMessage(pg->conn), which pg_disconnect() frees. */
+    one_line(msg, sizeof msg, why);
+    why = msg;
     pg_disconnect(pg);
     if (pg->state == PG_STREAMING)
         pg->core->state(pg->core->arg, 0);
@@ -388,7 +463,6 @@ pg_connect_poll(struct pg *pg)
         break;
     default:
         snprintf(why, sizeof why, "could not connect: %s", PQerrorMessage(pg->conn));
-        why[strcspn(why, "\n")] = '\0';
         pg_schedule_reconnect(pg, why);
         break;
     }
@@ -673,45 +747,250 @@ step_pub(struct pg *pg)
     return (rv);
 }
 
+/*------------------------------------------------------------------------
+ * The state file and the gap decision
+ */
+
+static int
+pg_state_write(struct pg *pg, const struct pgstate *st)
+{
+    json_t *o = pgstate_json(st);
+    int rv = o != NULL ? statefile_write(pg->state_path, o) : -1;
+
+    json_decref(o);
+    if (rv != 0)
+        log_err("source %s: cannot write the state file %s: %s", pg->name, pg->state_path,
+                strerror(errno));
+    return (rv);
+}
+
+/* pg->have and pg->seen from the file; 1, 0 (none) or -1 (unreadable). */
+static int
+pg_state_read(struct pg *pg)
+{
+    json_t *o = NULL;
+
+    memset(&pg->seen, 0, sizeof pg->seen);
+    pg->have = statefile_read(pg->state_path, &o);
+    if (pg->have > 0 && pgstate_parse(o, &pg->seen) != 0)
+        pg->have = -1;
+    json_decref(o);
+    return (pg->have);
+}
+
+static void
+pg_facts(const struct pg *pg, struct pgfacts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->systemid = pg->systemid;
+    f->timeline = pg->timeline;
+    f->slot = pg->slot;
+    f->slot_exists = pg->slot_exists;
+    f->confirmed_flush = pg->slot_lsn;
+    f->wal_lost = pg->slot_lost;
+}
+
+/* What the file will hold for the slot of this connect, at lsn. */
+static void
+pg_current(const struct pg *pg, uint64_t lsn, struct pgstate *st)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->systemid, sizeof st->systemid, "%s", pg->systemid);
+    st->timeline = pg->timeline;
+    snprintf(st->slot, sizeof st->slot, "%s", pg->slot);
+    st->lsn = lsn;
+}
+
+/*
+ * The gap is marked in the file before anything changes on the server: a
+ * crash from here until its purge is confirmed produces it again.
+ */
+static int
+pg_mark_gap(struct pg *pg)
+{
+    struct pgstate st = pg->seen;
+
+    if (pg->have <= 0)
+        pg_current(pg, 0, &st);
+    if (st.gap[0] == '\0')
+        snprintf(st.gap, sizeof st.gap, "%s", pg->gap);
+    return (pg_state_write(pg, &st));
+}
+
+/*
+ * The broad purge, as the first transaction of the new slot incarnation: the
+ * core confirms it only after every node acknowledged it, and only then
+ * (pg_confirm) does the file record the new server and slot.
+ */
+static void
+pg_emit_gap(struct pg *pg)
+{
+    struct src_pos pos;
+    struct txn *t;
+    char at[32];
+
+    pgstate_lsn_fmt(pg->slot_lsn, at, sizeof at);
+    log_info("source %s: the broad purge is handed over; streaming slot %s from %s", pg->name,
+             pg->slot, at);
+    pg->epoch++;
+    pg->gap_pending = 1;
+    pg->flushed = pg->written = pg->recorded = 0;
+    pg->dirty = 0;
+    pg_current(pg, pg->slot_lsn, &pg->rec);
+    memset(&pos, 0, sizeof pos);
+    pos.lsn = pg->slot_lsn;
+    pos.off = pg->epoch;
+    t = txn_new(pg->map, pg->max_txn_tags, pg->name);
+    txn_broaden(t, NULL);
+    txn_add_tags(t, (const char *const *)pg->gap_tags, pg->ngap_tags);
+    txn_set_gap(t);
+    pg->core->commit_txn(pg->core->arg, &pos, 0, t);
+}
+
+/* The slot exists and is usable: purge for a gap, or record a first start. */
+static int
+pg_slot_ready(struct pg *pg)
+{
+    if (pg->gap[0] != '\0') {
+        pg_emit_gap(pg);
+        pg->gap[0] = '\0';
+        pg->gap_logged = 0;
+        return (0);
+    }
+    if (pg->have == 0) { /* first start: from here on nothing may be missed */
+        pg_current(pg, pg->slot_lsn, &pg->rec);
+        if (pg_state_write(pg, &pg->rec) != 0)
+            return (-1);
+        pg->recorded = pg->rec.lsn;
+    } else if (!pg->gap_pending) {
+        pg->rec = pg->seen; /* continuing: the file's LSN is at or past the slot's */
+        pg->recorded = pg->seen.lsn;
+    }
+    if (pg->flushed < pg->recorded)
+        pg->flushed = pg->recorded;
+    return (0);
+}
+
 static int
 step_slot_created(struct pg *pg, PGresult *res)
 {
     if (!res_ok(pg, res, "CREATE_REPLICATION_SLOT"))
         return (-1);
-    log_info("source %s: created replication slot %s (pgoutput)", pg->name, pg->slot);
-    return (0);
+    /* Columns: slot_name, consistent_point, snapshot_name, output_plugin. */
+    if (PQntuples(res) != 1 || pgstate_lsn_parse(PQgetvalue(res, 0, 1), &pg->slot_lsn) != 0) {
+        log_err("source %s: CREATE_REPLICATION_SLOT returned no consistent point", pg->name);
+        return (-1);
+    }
+    log_info("source %s: created replication slot %s (pgoutput) at %s", pg->name, pg->slot,
+             PQgetvalue(res, 0, 1));
+    pg->slot_exists = 1;
+    return (pg_slot_ready(pg));
 }
 
+static int pg_decide(struct pg *);
+
 static int
-step_slot_res(struct pg *pg, PGresult *res)
+pg_create_slot(struct pg *pg)
 {
     char sql[256];
 
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+             pg->slot);
+    return (pg_send(pg, sql, step_slot_created));
+}
+
+static int
+step_decide(struct pg *pg)
+{
+    int r = pg_decide(pg);
+
+    if (r < 0 && pg->state == PG_SETUP) /* not yet reconnecting (pg_send does that itself) */
+        pg_schedule_reconnect(pg, "set-up failed");
+    return (r);
+}
+
+static int
+step_slot_dropped(struct pg *pg, PGresult *res)
+{
+    if (!res_ok(pg, res, "DROP_REPLICATION_SLOT"))
+        return (-1);
+    log_info("source %s: dropped the invalidated replication slot %s", pg->name, pg->slot);
+    return (pg_create_slot(pg));
+}
+
+/* Without "create": what a DBA runs; the gap stays marked until the slot exists. */
+static int
+pg_slot_sql(struct pg *pg)
+{
+    if (pg->slot_lost)
+        log_err("source %s: replication slot %s is invalidated; run: SELECT "
+                "pg_drop_replication_slot('%s'); SELECT pg_create_logical_replication_slot('%s', "
+                "'pgoutput');  (or set \"create\": true)",
+                pg->name, pg->slot, pg->slot, pg->slot);
+    else
+        log_err("source %s: replication slot %s does not exist; run: SELECT "
+                "pg_create_logical_replication_slot('%s', 'pgoutput');  (or set \"create\": true)",
+                pg->name, pg->slot, pg->slot);
+    return (-1);
+}
+
+/* The decision (pgstate_gap), then the slot: kept, dropped and created, or created. */
+static int
+pg_decide(struct pg *pg)
+{
+    struct pgfacts f;
+    char sql[256];
+
+    pg_state_read(pg);
+    pg_facts(pg, &f);
+    if (pgstate_gap(pg->have, &pg->seen, &f, pg->gap, sizeof pg->gap)) {
+        if (!pg->gap_logged)
+            log_err("source %s: GAP: %s: changes may have been lost: purging the fallback tags "
+                    "of every mapped table%s",
+                    pg->name, pg->gap, pg->ngap_tags > 0 ? " and the gap_tags" : "");
+        else /* the same gap, retried: logged once per process */
+            log_warn("source %s: the gap is still pending: %s", pg->name, pg->gap);
+        pg->gap_logged = 1;
+        if (pg_mark_gap(pg) != 0)
+            return (-1);
+    }
+    if (pg->slot_exists && !pg->slot_lost)
+        return (pg_slot_ready(pg) == 0 ? 0 : -1);
+    if (!pg->create)
+        return (pg_slot_sql(pg));
+    if (!pg->slot_lost)
+        return (pg_create_slot(pg));
+    /* An invalidated slot can never stream again: it must go before a new one. */
+    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s", pg->slot);
+    return (pg_send(pg, sql, step_slot_dropped));
+}
+
+/* Columns: plugin, same database, confirmed_flush_lsn, wal_status. */
+static int
+step_slot_res(struct pg *pg, PGresult *res)
+{
     if (!res_ok(pg, res, "reading the replication slot"))
         return (-1);
-    if (PQntuples(res) > 0) {
+    pg->slot_exists = PQntuples(res) > 0;
+    pg->slot_lsn = 0;
+    pg->slot_lost = 0;
+    if (pg->slot_exists) {
         if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0 || PQgetvalue(res, 0, 1)[0] != 't') {
             log_err("source %s: replication slot %s exists but is not a pgoutput slot of this "
                     "database (plugin %s): use another \"slot\" or drop it",
                     pg->name, pg->slot, PQgetvalue(res, 0, 0));
             return (-1);
         }
+        (void)pgstate_lsn_parse(PQgetvalue(res, 0, 2), &pg->slot_lsn); /* NULL: 0 */
+        pg->slot_lost = strcmp(PQgetvalue(res, 0, 3), "lost") == 0;
         return (0);
     }
-    if (pg->checking && pg->create) {
+    if (pg->checking && pg->create)
         log_info("source %s: replication slot %s does not exist: tagpurge creates it at start",
                  pg->name, pg->slot);
-        return (0);
-    }
-    if (!pg->create) {
-        log_err("source %s: replication slot %s does not exist; run: SELECT "
-                "pg_create_logical_replication_slot('%s', 'pgoutput');  (or set \"create\": true)",
-                pg->name, pg->slot, pg->slot);
-        return (-1);
-    }
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-             pg->slot);
-    return (pg_send(pg, sql, step_slot_created));
+    else if (pg->checking)
+        return (pg_slot_sql(pg));
+    return (0);
 }
 
 static int
@@ -720,11 +999,33 @@ step_slot(struct pg *pg)
     char *s = lit(pg, pg->slot), sql[512];
 
     snprintf(sql, sizeof sql,
-             "SELECT plugin, (database = current_database())::text FROM pg_replication_slots "
-             "WHERE slot_name = %s",
+             "SELECT plugin, (database = current_database())::text, "
+             "coalesce(confirmed_flush_lsn::text, ''), coalesce(wal_status, '') "
+             "FROM pg_replication_slots WHERE slot_name = %s",
              s);
     PQfreemem(s);
     return (pg_send(pg, sql, step_slot_res));
+}
+
+/* IDENTIFY_SYSTEM: systemid, timeline, xlogpos, dbname. */
+static int
+step_identify_res(struct pg *pg, PGresult *res)
+{
+    if (!res_ok(pg, res, "IDENTIFY_SYSTEM"))
+        return (-1);
+    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+        log_err("source %s: IDENTIFY_SYSTEM returned no row", pg->name);
+        return (-1);
+    }
+    snprintf(pg->systemid, sizeof pg->systemid, "%s", PQgetvalue(res, 0, 0));
+    pg->timeline = (unsigned)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    return (0);
+}
+
+static int
+step_identify(struct pg *pg)
+{
+    return (pg_send(pg, "IDENTIFY_SYSTEM", step_identify_res));
 }
 
 static int
@@ -763,7 +1064,7 @@ step_show(struct pg *pg)
 
 /* The set-up sequence; each returns 1 when a query is in flight. */
 static int (*const setup_steps[])(struct pg *) = {
-    step_show, step_tables, step_pub, step_slot, step_start,
+    step_show, step_identify, step_tables, step_pub, step_slot, step_decide, step_start,
 };
 
 static void
@@ -842,20 +1143,22 @@ pg_send_status(struct pg *pg, int reply)
     unsigned char buf[34];
     uint64_t write = pg->written > pg->flushed ? pg->written : pg->flushed;
 
+    /* Never past the state file: the slot's confirmed_flush_lsn must not pass it. */
+
     buf[0] = 'r';
     pgo_put_be64(buf + 1, write);
-    pgo_put_be64(buf + 9, pg->flushed);
-    pgo_put_be64(buf + 17, pg->flushed);
+    pgo_put_be64(buf + 9, pg->recorded);
+    pgo_put_be64(buf + 17, pg->recorded);
     pgo_put_be64(buf + 25, (uint64_t)pg_now_us());
     buf[33] = (unsigned char)reply;
     if (PQputCopyData(pg->conn, (const char *)buf, sizeof buf) != 1 || pg_flush(pg) != 0) {
         pg_schedule_reconnect(pg, "could not send a status update");
         return;
     }
-    if (pg->flushed != pg->sent_flush)
+    if (pg->recorded != pg->sent_flush)
         log_debug("source %s: confirmed %X/%X to the server", pg->name,
-                  (unsigned)(pg->flushed >> 32), (unsigned)pg->flushed);
-    pg->sent_flush = pg->flushed;
+                  (unsigned)(pg->recorded >> 32), (unsigned)pg->recorded);
+    pg->sent_flush = pg->recorded;
 }
 
 static int
@@ -896,6 +1199,7 @@ cb_commit(void *arg, uint64_t commit_lsn, uint64_t end_lsn, int64_t ts)
         return (-1);
     memset(&pos, 0, sizeof pos);
     pos.lsn = end_lsn;
+    pos.off = pg->epoch;
     if (end_lsn > pg->written)
         pg->written = end_lsn;
     pg->in_txn = 0;
@@ -981,8 +1285,11 @@ pg_keepalive(struct pg *pg, const unsigned char *buf, size_t len)
     wal_end = pgo_be64(buf + 1);
     /* A quiet slot must not hold WAL forever: with nothing pending, the
      * server's position is safe to confirm. */
-    if (!pg->in_txn && pg->core->drained(pg->core->arg) && wal_end > pg->flushed)
+    if (!pg->in_txn && !pg->gap_pending && pg->core->drained(pg->core->arg) &&
+        wal_end > pg->flushed) {
         pg->flushed = wal_end;
+        pg_state_later(pg);
+    }
     if (buf[17])
         pg_send_status(pg, 0);
 }
@@ -1070,21 +1377,73 @@ poll_cb(uv_poll_t *h, int status, int events)
  * The connector interface
  */
 
+/* Record the confirmed LSN, then tell the server (the file first: see the top). */
+static void
+pg_state_flush(struct pg *pg)
+{
+    if (!pg->dirty || pg->gap_pending || pg->state_path == NULL)
+        return;
+    pg->dirty = 0;
+    pg->rec.lsn = pg->flushed;
+    pg->rec.gap[0] = '\0';
+    if (pg_state_write(pg, &pg->rec) != 0)
+        return; /* the server keeps the older position: replayed, never skipped */
+    pg->recorded = pg->flushed;
+    if (pg->state == PG_STREAMING)
+        pg_send_status(pg, 0);
+}
+
+static void
+state_timer_cb(uv_timer_t *t)
+{
+    struct pg *pg;
+
+    CAST_OBJ_NOTNULL(pg, t->data, PG_MAGIC);
+    pg_state_flush(pg);
+}
+
+static void
+pg_state_later(struct pg *pg)
+{
+    pg->dirty = 1;
+    if (!uv_is_active((uv_handle_t *)&pg->state_timer))
+        AZ(uv_timer_start(&pg->state_timer, state_timer_cb, STATE_MS, 0));
+}
+
+/* state_dir/<source>.postgres.json; state_dir is created if missing (create). */
+static int
+pg_state_path(struct pg *pg, const char *state_dir, int create)
+{
+    size_t n;
+
+    if (create && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        log_err("source %s: cannot create state_dir %s: %s", pg->name, state_dir, strerror(errno));
+        return (-1);
+    }
+    n = strlen(state_dir) + strlen(pg->name) + 16;
+    free(pg->state_path);
+    pg->state_path = tp_malloc(n);
+    snprintf(pg->state_path, n, "%s/%s.postgres.json", state_dir, pg->name);
+    return (0);
+}
+
 static int
 pg_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct conn_env *env)
 {
     struct pg *pg;
 
-    (void)env; /* the slot keeps the position */
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
-    if (pg_load_password(pg) != 0)
+    if (pg_load_password(pg) != 0 || pg_state_path(pg, env->state_dir, 1) != 0)
         return (-1); /* before pg->loop is set: stop() then has nothing to close */
     pg->loop = loop;
     pg->core = core;
+    pg->max_txn_tags = env->max_txn_tags;
     pg->dec = pgo_new();
     AZ(uv_timer_init(loop, &pg->timer));
     pg->timer.data = pg;
-    pg->open_handles++;
+    AZ(uv_timer_init(loop, &pg->state_timer));
+    pg->state_timer.data = pg;
+    pg->open_handles += 2;
     pg_connect(pg);
     return (0);
 }
@@ -1095,11 +1454,23 @@ pg_confirm(void *priv, const struct src_pos *pos)
     struct pg *pg;
 
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
+    if (pos->off < pg->epoch)
+        return; /* read from a slot incarnation that is gone: nothing to tell this one */
+    if (pg->gap_pending) {
+        /* The gap's broad purge (or a later transaction) was acknowledged by every node. */
+        pg->gap_pending = 0;
+        pg->flushed = pos->lsn;
+        log_info("source %s: the gap's broad purge is confirmed: the state file now records "
+                 "slot %s on system %s timeline %u",
+                 pg->name, pg->rec.slot, pg->rec.systemid, pg->rec.timeline);
+        pg->dirty = 1;
+        pg_state_flush(pg);
+        return;
+    }
     if (pos->lsn <= pg->flushed)
         return;
     pg->flushed = pos->lsn;
-    if (pg->state == PG_STREAMING)
-        pg_send_status(pg, 0);
+    pg_state_later(pg);
 }
 
 static void
@@ -1121,6 +1492,7 @@ pg_stop(void *priv, void (*done)(void *), void *arg)
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
     pg->stopped = done;
     pg->stopped_arg = arg;
+    pg_state_flush(pg);
     if (pg->state == PG_STREAMING)
         pg_send_status(pg, 0); /* the last confirmed position, nothing newer */
     pg->state = PG_STOPPED;
@@ -1131,6 +1503,8 @@ pg_stop(void *priv, void (*done)(void *), void *arg)
     }
     uv_timer_stop(&pg->timer);
     uv_close((uv_handle_t *)&pg->timer, timer_closed);
+    uv_timer_stop(&pg->state_timer);
+    uv_close((uv_handle_t *)&pg->state_timer, timer_closed);
 }
 
 /*
@@ -1173,6 +1547,8 @@ pg_destroy(void *priv)
     free(pg->password_file);
     free(pg->slot);
     free(pg->publication);
+    free(pg->state_path);
+    conn_gap_tags_free(&pg->gap_tags, &pg->ngap_tags);
     FREE_OBJ(pg);
 }
 
@@ -1208,32 +1584,76 @@ step_role_res(struct pg *pg, PGresult *res)
     return (0);
 }
 
-/* The slot is not invalidated (wal_status lost: its changes are gone). */
-static int
-step_slot_health_res(struct pg *pg, PGresult *res)
+static void
+check_gap(void *arg, const char *why)
 {
-    if (!res_ok(pg, res, "reading the slot's WAL status"))
-        return (-1);
-    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "lost") == 0) {
-        log_err("source %s: replication slot %s is invalidated (wal_status lost): drop it "
-                "(SELECT pg_drop_replication_slot('%s')) and let tagpurge recreate it; the "
-                "first start then purges broadly",
-                pg->name, pg->slot, pg->slot);
-        return (-1);
+    struct pg *pg = arg;
+
+    pg->problems++;
+    log_err("source %s: %s: the next start is a GAP (tagpurge purges the fallback tags of every "
+            "mapped table, then streams from a new or the current slot)",
+            pg->name, why);
+}
+
+/* IDENTIFY_SYSTEM needs a replication connection; the other checks use a plain one. */
+static int
+pg_check_identify(struct pg *pg)
+{
+    const char *keys[5], *vals[5];
+    PGconn *plain = pg->conn;
+    int rv;
+
+    conn_params(pg, 1, keys, vals);
+    pg->conn = PQconnectdbParams(keys, vals, 1);
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
+        log_err("source %s: cannot open a replication connection: %s", pg->name,
+                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        rv = -1;
+    } else {
+        PGresult *res = PQexec(pg->conn, "IDENTIFY_SYSTEM");
+        rv = step_identify_res(pg, res);
+        PQclear(res);
     }
-    return (0);
+    PQfinish(pg->conn);
+    pg->conn = plain;
+    return (rv);
+}
+
+/* The state file against the server: each rule that applies is a gap at the next start. */
+static void
+pg_check_state(struct pg *pg, const struct conn_env *env)
+{
+    struct pgfacts f;
+
+    (void)pg_state_path(pg, env->state_dir, 0);
+    if (pg_state_read(pg) == 0) {
+        if (pg->slot_exists && pg->slot_lost)
+            check_gap(pg, "the replication slot is invalidated (wal_status lost)");
+        else
+            log_info("source %s: no state file %s: the first start is not a gap", pg->name,
+                     pg->state_path);
+        return;
+    }
+    if (pg_check_identify(pg) != 0) {
+        pg->problems++;
+        return;
+    }
+    pg_facts(pg, &f);
+    if (pgstate_gaps(pg->have, &pg->seen, &f, check_gap, pg) == 0)
+        log_info("source %s: the state file %s matches the server and slot %s", pg->name,
+                 pg->state_path, pg->slot);
 }
 
 /*
  * `check --online`: the set-up steps run as blocking queries on a plain
- * connection (nothing is created), plus the role and slot health.
+ * connection (nothing is created), plus the role, and the state file
+ * against the server and slot.
  */
 static int
-pg_check_online(void *priv, const struct tagmap *map)
+pg_check_online(void *priv, const struct tagmap *map, const struct conn_env *env)
 {
     const char *keys[5], *vals[5];
     struct pg *pg;
-    char *s, sql[512];
 
     CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
     tagmap_unref(&pg->map);
@@ -1258,11 +1678,7 @@ pg_check_online(void *priv, const struct tagmap *map)
     (void)step_tables(pg);
     (void)step_pub(pg);
     (void)step_slot(pg);
-    s = lit(pg, pg->slot);
-    snprintf(sql, sizeof sql, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s",
-             s);
-    PQfreemem(s);
-    (void)pg_send(pg, sql, step_slot_health_res);
+    pg_check_state(pg, env);
     PQfinish(pg->conn);
     pg->conn = NULL;
     pg->checking = 0;

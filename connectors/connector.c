@@ -1,7 +1,11 @@
 /* The registry of connectors.  To add one: implement struct connector_impl
- * in conn_NAME.c and list it here. */
+ * in conn_NAME.c and list it here.  Also the configuration both sources share. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "../broker/cfg.h"
+#include "../broker/obj.h"
+#include "../broker/tagmap.h"
 #include "connector.h"
 
 extern const struct connector_impl conn_postgres;
@@ -28,4 +32,49 @@ const char *
 connector_names(void)
 {
     return ("postgres, mysql");
+}
+
+int
+conn_gap_tags_cfg(struct cfg_ctx *ctx, const json_t *obj, char ***tags, size_t *n)
+{
+    json_t *a = json_object_get(obj, "gap_tags"), *v;
+    size_t i;
+    int rv = 0;
+
+    *tags = NULL;
+    *n = 0;
+    if (a == NULL)
+        return (0);
+    cfg_push_key(ctx, "gap_tags");
+    if (!json_is_array(a)) {
+        rv = cfg_error(ctx, "expected an array of tags");
+        goto out;
+    }
+    *tags = tp_calloc(json_array_size(a) + 1, sizeof **tags);
+    json_array_foreach(a, i, v)
+    {
+        cfg_push_idx(ctx, i);
+        if (!json_is_string(v) || !tag_literal_ok(json_string_value(v)))
+            rv = cfg_error(ctx, "expected a tag: printable ASCII without space, comma, quote, "
+                                "'%%' or braces");
+        cfg_pop(ctx);
+        if (rv != 0)
+            goto out;
+        (*tags)[(*n)++] = tp_strdup(json_string_value(v));
+    }
+out:
+    cfg_pop(ctx);
+    return (rv);
+}
+
+void
+conn_gap_tags_free(char ***tags, size_t *n)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        free((*tags)[i]);
+    free(*tags);
+    *tags = NULL;
+    *n = 0;
 }

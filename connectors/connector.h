@@ -104,9 +104,9 @@ struct connector_impl {
     /*
      * Optional, for `tagpurge check --online`: connect (blocking), report each
      * problem with its fix on stderr, return how many; -1 when unreachable.
-     * The tagmap is borrowed for the call.
+     * The tagmap and env (state_dir: compare state files) are borrowed for the call.
      */
-    int (*check_online)(void *priv, const struct tagmap *);
+    int (*check_online)(void *priv, const struct tagmap *, const struct conn_env *);
     /* Human-readable position for logs: "0/1957B58", "binlog.000002:1234". */
     void (*format_pos)(const struct src_pos *, char *buf, size_t len);
     /*
@@ -120,5 +120,14 @@ struct connector_impl {
 const struct connector_impl *connector_find(const char *type);
 /* "postgres, mysql" for messages. */
 const char *connector_names(void);
+
+/*
+ * A source's "gap_tags": literal tags a gap's broad purge adds (e.g. one tag
+ * every page carries), checked like mapping literals.  *tags is
+ * NULL-terminated and owned by the caller (conn_gap_tags_free), also after
+ * an error.  0, or -1 after reporting the error.
+ */
+int conn_gap_tags_cfg(struct cfg_ctx *, const json_t *obj, char ***tags, size_t *n);
+void conn_gap_tags_free(char ***tags, size_t *n);
 
 #endif

@@ -124,6 +124,18 @@ def pid_alive(pid):
     return True
 
 
+def _children(pid):
+    """The pids whose parent is pid (from /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def pid_cmdline(pid):
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -273,8 +285,10 @@ class Postgres:
 
     host = "127.0.0.1"
 
-    def __init__(self, root, port=None, start=True):
+    def __init__(self, root, port=None, start=True, conf=""):
+        """conf: extra postgresql.conf lines (e.g. "max_slot_wal_keep_size = '1MB'\n")."""
         self.root = Path(root)
+        self.extra_conf = conf
         self.sockdir = str(self.root / "pg")
         self.datadir = str(self.root / "pg" / "data")
         self.log = str(self.root / "pg" / "server.log")
@@ -293,7 +307,51 @@ class Postgres:
         self.bindir = info["bindir"]
         self.log = info.get("log", str(Path(self.sockdir) / "server.log"))
         self.root = Path(self.sockdir).parent
+        self.extra_conf = ""
         return self
+
+    @classmethod
+    def standby(cls, root, primary, conf=""):
+        """A streaming physical standby of primary (a running Postgres) in <root>/pg:
+        pg_basebackup -R -X stream, started on its own port.  Returns it running."""
+        self = cls(root, start=False, conf=conf)
+        self._make_pgdir()
+        self._run([f"{self.bindir}/pg_basebackup", "-h", primary.host, "-p", str(primary.port),
+                   "-U", "postgres", "-D", self.datadir, "-R", "-X", "stream", "--no-sync",
+                   "--checkpoint=fast"],
+                  "pg_basebackup")
+        # -R appended primary_conninfo to the copied postgresql.auto.conf, which
+        # _write_conf rewrites: keep it and the primary's ALTER SYSTEM settings.
+        auto = Path(self.datadir) / "postgresql.auto.conf"
+        self.extra_conf += "".join(
+            ln + "\n" for ln in auto.read_text().splitlines()
+            if ln and not ln.startswith(("#", "port", "unix_socket_directories")))
+        self.start()
+        return self
+
+    def in_recovery(self):
+        return self.psql("SELECT pg_is_in_recovery()") == "t"
+
+    def promote(self):
+        """pg_ctl promote; returns once the server accepts writes."""
+        self._run([f"{self.bindir}/pg_ctl", "-D", self.datadir, "-w", "promote"], "pg_ctl promote")
+        wait_for(lambda: not self.in_recovery(), f"postgres on port {self.port} to promote",
+                 log=self.log)
+
+    def kill9(self):
+        """SIGKILL the postmaster and every process it started (a crashed machine); return
+        once all are gone.  The data folder stays: a later start() runs crash recovery."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return
+        procs = [pid] + _children(pid)
+        for p in procs:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            wait_for(lambda p=p: not pid_alive(p), f"pid {p} to die", timeout=10)
 
     def info(self):
         return {"port": self.port, "host": self.host, "sockdir": self.sockdir,
@@ -326,7 +384,7 @@ class Postgres:
                 if "already in use" not in str(e) or attempt == PORT_RETRIES - 1:
                     raise
 
-    def _initdb(self):
+    def _make_pgdir(self):
         pgdir = Path(self.sockdir)
         pgdir.mkdir(parents=True, exist_ok=True)
         if is_root():
@@ -335,6 +393,9 @@ class Postgres:
             if not mode & 0o001:
                 os.chmod(self.root, (mode & 0o7777) | 0o011)
             shutil.chown(pgdir, "postgres", "postgres")
+
+    def _initdb(self):
+        self._make_pgdir()
         self._run([f"{self.bindir}/initdb", "-D", self.datadir, "-U", "postgres",
                    "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], "initdb")
 
@@ -356,7 +417,7 @@ class Postgres:
             "synchronous_commit = on\n"
             "full_page_writes = off\n"
             "shared_buffers = 32MB\n"
-            "max_connections = 100\n")
+            "max_connections = 100\n" + self.extra_conf)
         if is_root():
             shutil.chown(conf, "postgres", "postgres")
 

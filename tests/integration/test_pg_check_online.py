@@ -75,6 +75,20 @@ def body(c):
         check(c, cfg, 1, "set wal_level = logical in postgresql.conf and restart PostgreSQL")
     finally:
         pg2.stop()
+
+    # The state file against the server: matching, then a slot dropped behind
+    # tagpurge's back and a file from another cluster (each a gap at the next start).
+    c.start()
+    c.marker()
+    c.stop()
+    check(c, good, 0, "matches the server and slot")
+    c.pg.psql(f"SELECT pg_drop_replication_slot('{c.slot}')")
+    check(c, good, 1, f"replication slot {c.slot} is missing", "the next start is a GAP")
+    st = c.tmp / "state" / "shop.postgres.json"
+    st.write_text(st.read_text().replace('"systemid": "', '"systemid": "1'))
+    check(c, good, 1, "system identifier", f"replication slot {c.slot} is missing")
+    st.write_text("{")
+    check(c, good, 1, "the state file is unreadable: the next start is a GAP")
     print(out.strip().splitlines()[-1])
 
 

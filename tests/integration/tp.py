@@ -119,17 +119,22 @@ class Case:
             print("no test environment (run through ctest)")
             sys.exit(SKIP)
         self.env = services.load_env(envdir)
-        self.pg = self.env.pg
         self.nodes = self.env.varnish
         self.name = name
         self.db = f"t_{name}"
         self.slot = f"s_{name}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"tp-{name}-"))
+        self.servers = []  # private servers this case started (stopped by finish)
+        self.pg = self._server()
         self.proc = None
         self.log = self.tmp / "tagpurge.log"
         self.marker_id = 0
         self.stubs = []
         self._fresh_db()
+
+    def _server(self):
+        """The PostgreSQL this case uses: the shared one (PrivateCase starts its own)."""
+        return self.env.pg
 
     # -- database -----------------------------------------------------------
     def _fresh_db(self):
@@ -171,14 +176,16 @@ class Case:
         self.wait_confirmed(self.commit(f"INSERT INTO markers VALUES ({self.marker_id})"))
 
     # -- tagpurge -----------------------------------------------------------
-    def config(self, sinks, delivery=None, mapping=None):
+    def config(self, sinks, delivery=None, mapping=None, extra=None):
+        """extra: keys merged into the source (e.g. gap_tags, a multi-host conninfo)."""
         cfg = {
             "state_dir": str(self.tmp / "state"),
             "mapping": mapping or MAPPING,
             "sources": [{"name": "shop", "type": "postgres",
                          "conninfo": f"host=127.0.0.1 port={self.pg.port} dbname={self.db} "
                                      f"user=postgres",
-                         "slot": self.slot, "publication": self.slot, "create": True}],
+                         "slot": self.slot, "publication": self.slot, "create": True,
+                         **(extra or {})}],
             "sinks": sinks,
             "listen": "127.0.0.1:0",
             "drain_timeout_ms": 3000,
@@ -189,15 +196,22 @@ class Case:
         self.cfg_path.write_text(json.dumps(cfg, indent=2))
         return self.cfg_path
 
+    def state_file(self):
+        """The source's state file (connectors/pgstate.h) as a dict, or None."""
+        p = self.tmp / "state" / "shop.postgres.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
     def node_url(self, i):
         return f"http://127.0.0.1:{self.nodes[i].port}"
 
-    def start(self, env=None):
+    def start(self, env=None, streaming=True):
+        """Run tagpurge; wait until it streams from its slot unless streaming=False."""
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.bin, "run", "-c", str(self.cfg_path), "-v"],
                                      stdout=self.logf, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **(env or {})))
-        wait(lambda: self._slot_active(), "tagpurge to stream from its slot", 20)
+        if streaming:
+            wait(lambda: self._slot_active(), "tagpurge to stream from its slot", 20)
 
     def _slot_active(self):
         check(self.proc.poll() is None, f"tagpurge exited {self.proc.returncode}:\n"
@@ -219,6 +233,16 @@ class Case:
         check(self.proc is None or self.proc.returncode in (0, -9),
               f"tagpurge exited {self.proc.returncode if self.proc else None}")
 
+    def assert_streams_exactly(self, old, new):
+        """Rename names row 1 from old to new: exactly name-<old> and name-<new> are
+        purged, not the table's fallback tag "names" (streaming continues exactly)."""
+        tags = ["names", f"name-{old}", f"name-{new}"]
+        before = self.warm_all(tags, nodes=[0])
+        self.wait_confirmed(self.commit(f"UPDATE names SET name = '{new}' WHERE id = 1"))
+        for t in tags[1:]:
+            self.assert_purged(0, t, before[0, t])
+        self.assert_cached(0, "names", before[0, "names"])
+
     def stub(self, name, *args, **kw):
         s = Stub(self.tmp, name, *args, **kw)
         self.stubs.append(s)
@@ -228,9 +252,10 @@ class Case:
         self.proc.send_signal(sig)
 
     def status_port(self):
-        m = wait(lambda: re.search(r"status: listening on \S+ \(port (\d+)\)",
-                                   self.log.read_text()), "the status server", 10)
-        return int(m.group(1))
+        # The last one: the log is appended across restarts.
+        m = wait(lambda: re.findall(r"status: listening on \S+ \(port (\d+)\)",
+                                    self.log.read_text()), "the status server", 10)
+        return int(m[-1])
 
     def status(self, path, timeout=10.0):
         """GET path on tagpurge's status server -> (status, body str)."""
@@ -277,6 +302,11 @@ class Case:
                          f"WHERE slot_name = '{self.slot}' AND NOT active")
         except Exception:
             pass
+        for srv in reversed(self.servers):
+            try:
+                srv.stop("immediate")
+            except Exception as e:
+                print(f"stopping {srv.datadir}: {e}")
 
     # -- cache --------------------------------------------------------------
     def url(self, tag):
@@ -318,6 +348,20 @@ class Case:
         return out
 
 
+class PrivateCase(Case):
+    """A case on its own PostgreSQL primary in its temp folder (a standby, server
+    settings of its own); the shared Varnish nodes as usual.  PG_CONF: extra
+    postgresql.conf lines."""
+
+    PG_CONF = ""
+
+    def _server(self):
+        os.chmod(self.tmp, 0o711)  # the postgres user must reach its folder (when root)
+        pg = services.Postgres(self.tmp / "primary", conf=self.PG_CONF)
+        self.servers.append(pg)
+        return pg
+
+
 def run(name, body, case_class=None):
     """Run body(case); print tagpurge's log when it fails; exit status for ctest."""
     case = (case_class or Case)(name)
@@ -327,7 +371,7 @@ def run(name, body, case_class=None):
         print(f"FAIL {name}: {e}")
         if case.log.exists():
             print("---- tagpurge log ----")
-            print(case.log.read_text()[-8000:])
+            print(case.log.read_text(errors="replace")[-8000:])
         case.finish()
         print(f"(kept {case.tmp})")
         return 1
