@@ -433,13 +433,19 @@ stopping(struct my *m)
     return (s);
 }
 
-/* Sleep up to ms, waking early on stop. */
+/*
+ * Sleep ms, waking early only on stop: cond is also signalled whenever the
+ * loop drains the queue, which must not cut a backoff short.
+ */
 static void
 nap(struct my *m, unsigned ms)
 {
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000ULL, now;
+
     uv_mutex_lock(&m->mu);
-    if (!m->stop)
-        (void)uv_cond_timedwait(&m->cond, &m->mu, (uint64_t)ms * 1000000ULL);
+    while (!m->stop && (now = uv_hrtime()) < end)
+        if (uv_cond_timedwait(&m->cond, &m->mu, end - now) == UV_ETIMEDOUT)
+            break;
     uv_mutex_unlock(&m->mu);
 }
 

@@ -822,6 +822,56 @@ class MariaDB(_Child):
         proc.send(signal.SIGKILL, to_group=True)
         wait_for(proc.gone, f"mariadbd pid {self.pid} SIGKILL", timeout=STOP_TIMEOUT_S, log=self.log)
 
+    # -- replication (failover tests, the crash oracle)
+
+    @classmethod
+    def replica_of(cls, root, primary, server_id=2, extra_args=()):
+        """A new server in <root>/my replicating primary by GTID (binlog on, with
+        log_slave_updates, so it serves the primary's transactions under the same
+        GTIDs once promoted): CHANGE MASTER TO ... master_use_gtid=slave_pos;
+        START SLAVE. Returns once both replication threads run. It has its own
+        test users (created unlogged on every server)."""
+        self = cls(root, extra_args=(f"--server-id={server_id}", "--log-slave-updates") +
+                   tuple(extra_args))
+        try:
+            self.sql(f"CHANGE MASTER TO master_host='{primary.host}', master_port={primary.port}, "
+                     f"master_user='{primary.repl_user}', "
+                     f"master_password='{primary.repl_password}', master_use_gtid=slave_pos, "
+                     "master_connect_retry=1; START SLAVE")
+            wait_for(lambda: self.slave_status().get("Slave_IO_Running") == "Yes" and
+                     self.slave_status().get("Slave_SQL_Running") == "Yes",
+                     f"replica on port {self.port} to connect", alive=self.alive, log=self.log)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def slave_status(self):
+        """SHOW SLAVE STATUS as {column: value} ({} when not a replica)."""
+        out = run_sql_client([mariadb_binary("mariadb"), "--no-defaults", "-uroot",
+                              f"--socket={self.socket}", "-B"], "SHOW SLAVE STATUS",
+                             mariadb_env(), "mariadb SHOW SLAVE STATUS")
+        lines = out.split("\n")
+        return dict(zip(lines[0].split("\t"), lines[1].split("\t"))) if len(lines) > 1 else {}
+
+    def gtid(self, var="gtid_binlog_pos"):
+        """@@gtid_binlog_pos (or another GTID variable, e.g. gtid_slave_pos) as
+        {domain: seq}."""
+        out = self.sql(f"SELECT @@{var}").strip()
+        return {int(t.split("-")[0]): int(t.split("-")[2]) for t in out.split(",") if t}
+
+    def wait_applied(self, want, timeout=30.0):
+        """Wait until this replica applied every GTID of want ({domain: seq})."""
+        def done():
+            have = self.gtid("gtid_slave_pos")
+            return all(have.get(d, -1) >= n for d, n in want.items())
+        wait_for(done, f"replica on port {self.port} to apply {want}", timeout=timeout,
+                 alive=self.alive, log=self.log)
+
+    def promote(self):
+        """Make this replica a primary: STOP SLAVE; RESET SLAVE ALL; read_only off."""
+        self.sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0")
+
     def _pidfile_pid(self):
         try:
             return int(Path(self.pidfile).read_text().split()[0])

@@ -81,6 +81,8 @@ class MyCase(tp.Case):
                "user": "repl", "password_env": "TAGPURGE_MY_PASSWORD",
                "server_id": self.server_id}
         src.update(extra or {})
+        if "hosts" in src:  # the list form replaces host/port
+            del src["host"], src["port"]
         cfg = {"state_dir": str(self.tmp / "state"), "mapping": mapping_ or mapping(self.db),
                "sources": [src], "sinks": sinks,
                "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""MariaDB failover with "hosts": tagpurge follows the GTID state across servers.
+
+1. A primary and a GTID replica (log_slave_updates) started here; tagpurge with
+   hosts [primary, replica] and a recording node (capture.py).  A loader thread
+   commits one row per transaction; the primary is SIGKILLed mid-load.  Once the
+   replica applied every transaction the loader saw commit, it is promoted and
+   written to.  No GAP: tagpurge resumes on the replica by GTID; every committed
+   transaction's exact tags reach the node, no fallback tag does, and none of
+   the history written before tagpurge started (the replica's binlog holds it
+   all) is purged.  Prints the time from the kill to the first purge through the
+   promoted replica.
+2. The promoted replica is killed and the next host is a server with its own
+   history and no such GTID: the dump fails with error 1236, GAP is logged, the
+   broad purge is delivered, and streaming continues at that server's end (its
+   history is not purged): a write after purges exactly its tags.
+"""
+import sys
+import threading
+import time
+
+import tp
+import tpmy
+import services
+
+SCHEMA = """
+CREATE TABLE items(id int PRIMARY KEY, cat int) CHARSET utf8mb4;
+CREATE TABLE markers(id int PRIMARY KEY);
+"""
+HISTORY = range(100001, 100021)  # written before tagpurge starts: never purged
+PROMOTED = range(200001, 200006)  # written on the promoted replica
+OTHER = range(300001, 300011)     # the other server's own history
+
+
+def mapping(db):
+    return {f"{db}.items": {"tags": ["item-{id}", "cat-{cat}"], "fallback_tags": ["fb-items"]},
+            f"{db}.markers": {"tags": ["marker-{id}"]}}
+
+
+def tags(n):
+    return {f"item-{n}", f"cat-{n % 7}"}
+
+
+def received(stub):
+    """[(receipt time, {tags})] of the PURGEKEYS the stub recorded."""
+    out = []
+    for method, hdrs, _, rec in stub.requests():
+        if method == "PURGEKEYS" and "xkey-purge" in hdrs:
+            out.append((rec["t_recv"], set(hdrs["xkey-purge"].split())))
+    return out
+
+
+def all_tags(stub):
+    return set().union(*(t for _, t in received(stub))) if received(stub) else set()
+
+
+def first_receipt(stub, tag):
+    times = [t for t, ts in received(stub) if tag in ts]
+    return min(times) if times else None
+
+
+class Loader(threading.Thread):
+    """Commits INSERT items(n, n % 7), one per transaction, until told to stop or
+    the server fails; committed holds the n whose COMMIT returned."""
+
+    def __init__(self, server, db, first):
+        super().__init__(name="loader")
+        self.server, self.db, self.n = server, db, first
+        self.committed, self.halt, self.error = [], threading.Event(), None
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                self.server.sql(f"BEGIN; INSERT INTO items VALUES ({self.n}, {self.n % 7}); "
+                                "COMMIT;", db=self.db)
+            except services.ServiceError as e:  # the primary died: outcome unknown
+                self.error = e
+                return
+            self.committed.append(self.n)
+            self.n += 1
+
+
+def rows(server, db, ids):
+    have = server.sql(f"SELECT id FROM items WHERE id IN ({','.join(map(str, ids))})", db=db)
+    return {int(x) for x in have.split()} if have else set()
+
+
+def failover(c, primary, replica, stub):
+    """Part 1: kill the primary mid-load, promote the replica: no gap, nothing missing."""
+    loader = Loader(primary, c.db, 1)
+    loader.start()
+    try:
+        tp.wait(lambda: len(loader.committed) >= 40 and
+                sum(1 for n in loader.committed if f"item-{n}" in all_tags(stub)) >= 20,
+                "load to be committed and purged", 30)
+        t_kill = time.time()
+        primary.kill9()
+    finally:
+        loader.halt.set()
+        loader.join()
+    committed = loader.committed
+    tp.check(loader.error is not None, "the loader did not see the primary die")
+    tp.wait(lambda: rows(replica, c.db, committed) == set(committed),
+            f"the replica to apply all {len(committed)} committed transactions", 30)
+    replica.promote()
+    for n in PROMOTED:
+        replica.sql(f"INSERT INTO items VALUES ({n}, {n % 7})", db=c.db)
+    tp.wait(lambda: all(f"item-{n}" in all_tags(stub) for n in PROMOTED),
+            "the promoted replica's writes to be purged", 30)
+    log = c.log.read_text()
+    got = all_tags(stub)
+    missing = [n for n in committed if not tags(n) <= got]
+    tp.check("GAP" not in log, "a failover with the GTID on the replica was logged as a gap")
+    tp.check(not missing, f"{len(missing)} committed transactions missing: {missing[:10]}")
+    tp.check("fb-items" not in got, "a broad purge was sent")
+    tp.check(not any(f"item-{n}" in got for n in HISTORY),
+             "the replica's history from before tagpurge started was replayed")
+    where = f"connected to 127.0.0.1:{replica.port} (host 2 of 2"
+    tp.check(where in log, "tagpurge did not log the switch to the replica")
+    tp.check("reading binlog from (gtid):4 gtid 0-1-" in log.split(where, 1)[1],
+             "tagpurge did not resume on the replica by GTID")
+    t_first = min(first_receipt(stub, f"item-{n}") for n in PROMOTED)
+    print(f"{len(committed)} transactions committed before the kill, 0 missing; "
+          f"kill -> first purge through the promoted replica: {(t_first - t_kill) * 1000:.0f} ms")
+
+
+def no_gtid(c, replica, other, stub):
+    """Part 2: the next host lacks the GTID: GAP (1236), broad purge, its end onwards."""
+    c.stop()
+    c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping_=mapping(c.db),
+             extra={"heartbeat_ms": 500, "hosts": [f"127.0.0.1:{replica.port}",
+                                                   f"127.0.0.1:{other.port}"]})
+    c.start()
+    replica.sql("INSERT INTO markers VALUES (1)", db=c.db)
+    tp.wait(lambda: "marker-1" in all_tags(stub), "the replica to stream", 15)
+    end = other.sql("SHOW MASTER STATUS").split("\t")[:2]
+    t_kill = time.time()
+    replica.kill9()
+    tp.wait(lambda: "GAP:" in c.log.read_text(), "the gap to be logged", 30)
+    gap = [l for l in c.log.read_text().splitlines() if "GAP:" in l][0]
+    tp.check("error 1236" in gap, f"the gap does not name error 1236: {gap}")
+    tp.check(gap.endswith(f"continuing from {end[0]}:{end[1]}"),
+             f"the gap does not continue at the other server's end {end}: {gap}")
+    tp.wait(lambda: any(t >= t_kill and "fb-items" in ts for t, ts in received(stub)),
+            "the broad purge to be delivered", 15)
+    other.sql("INSERT INTO items VALUES (300100, 3)", db=c.db)
+    tp.wait(lambda: "item-300100" in all_tags(stub), "a write after the gap to be purged", 15)
+    exact = [ts for _, ts in received(stub) if "item-300100" in ts]
+    tp.check(exact == [tags(300100)], f"the write after the gap purged {exact}, not exactly "
+             f"{tags(300100)}")
+    tp.check(not any(f"item-{n}" in all_tags(stub) for n in OTHER),
+             "the other server's history was replayed from its oldest binlog")
+    tp.check(c.log.read_text().count("GAP:") == 1, "more than one gap")
+
+
+def body(c):
+    servers = []
+    try:
+        primary = services.MariaDB(c.tmp / "primary")
+        servers.append(primary)
+        replica = services.MariaDB.replica_of(c.tmp / "replica", primary)
+        servers.append(replica)
+        other = services.MariaDB(c.tmp / "other", extra_args=("--server-id=3",))
+        servers.append(other)
+        for s in (primary, other):
+            s.sql(f"CREATE DATABASE {c.db}")
+            s.sql(SCHEMA, db=c.db)
+        for n in HISTORY:
+            primary.sql(f"INSERT INTO items VALUES ({n}, {n % 7})", db=c.db)
+        for n in OTHER:
+            other.sql(f"INSERT INTO items VALUES ({n}, {n % 7})", db=c.db)
+        replica.wait_applied(primary.gtid())
+        c.my = primary
+        stub = c.stub("node")
+        c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping_=mapping(c.db),
+                 extra={"heartbeat_ms": 500, "hosts": [f"127.0.0.1:{primary.port}",
+                                                       f"127.0.0.1:{replica.port}"]})
+        c.start()
+        failover(c, primary, replica, stub)
+        no_gtid(c, replica, other, stub)
+        c.stop()
+    finally:
+        c._release()
+        for s in servers:
+            s.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(tpmy.run("my_failover", body))
