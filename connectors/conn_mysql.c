@@ -15,10 +15,19 @@
  * written atomically (temp file, fsync, rename, fsync of the folder).  A
  * restart resumes there: duplicates possible, losses not.
  *
- * Gaps: when the checkpointed binlog no longer exists (error 1236) or the
- * server is not the one the checkpoint came from, the changes in between are
- * unknowable: the fallback tags of every mapped table are purged (logged,
- * counted) and reading continues from the oldest binlog still available.
+ * Servers: "hosts" lists servers to fail over between.  The reader thread
+ * alone connects (session() -> my_connect(), hosts[cur]) and moves cur to the
+ * next host when a session fails before streaming; the loop never connects.
+ *
+ * Resume: MariaDB with a GTID state (checkpoint or this process) resumes by
+ * GTID on whichever server answers (binlog_fetch_mariadb.c sets the replica's
+ * session variables); otherwise by file:pos on the same server.
+ *
+ * Gaps: when the server cannot serve our position (error 1236), or on the
+ * file:pos path the server is not the one the checkpoint came from or the
+ * binlog is gone, the changes in between are unknowable: the fallback tags of
+ * every mapped table are purged (logged, counted) at the server's current end,
+ * and reading continues from that end.
  */
 #include <errno.h>
 #include <fcntl.h>
