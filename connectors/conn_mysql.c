@@ -115,7 +115,8 @@ struct my {
     int mariadb;        /* the connected server is MariaDB: GTID resume works */
     char identity[128]; /* the server's server_uuid or server_id */
     char ckpt_identity[128];
-    int lost; /* the server refused our position (1236): restart as a gap */
+    int refused; /* this session's server cannot serve our position (1236) */
+    int lost;    /* no host could in a full pass: the next session is a gap */
     char lost_why[640];
     int misconfigured; /* the last session ended on a configuration error: keep backing off */
     /* loop thread only */
@@ -1030,7 +1031,7 @@ dump(struct my *m, MYSQL *c, const struct src_pos *start)
     if (errnum == 1236 && !stopping(m) &&
         (strstr(err, "Could not find") != NULL || strstr(err, "purged") != NULL ||
          strstr(err, "GTID") != NULL || strstr(err, "not in the master's binlog") != NULL)) {
-        m->lost = 1;
+        m->refused = 1;
         snprintf(m->lost_why, sizeof m->lost_why,
                  "the server cannot serve our position %s (error 1236: %.250s)",
                  fp.gtid != NULL ? fp.gtid : start->name, err);
@@ -1048,7 +1049,10 @@ load_password(struct my *m)
     return (secret_load(m->name, m->password_env, m->password_file, &m->password));
 }
 
-/* One connection's life: connect, check, position, stream.  0 when it streamed. */
+/*
+ * One connection's life: connect, check, position, stream.  0 when it
+ * streamed, 1 when the server cannot serve our position (1236), -1 otherwise.
+ */
 static int
 session(struct my *m)
 {
@@ -1071,7 +1075,8 @@ session(struct my *m)
                  start.gtid[0] ? " gtid " : "", start.gtid);
         m->misconfigured = 0;
         dump(m, c, &start);
-        rv = m->misconfigured ? -1 : 0;
+        rv = m->misconfigured ? -1 : m->refused ? 1 : 0;
+        m->refused = 0;
     }
     uv_mutex_lock(&m->mu);
     m->live = NULL;
@@ -1083,38 +1088,73 @@ session(struct my *m)
     return (rv);
 }
 
+/* Reader thread: where a pass over the hosts stands. */
+struct my_pass {
+    size_t tried;   /* sessions failed in a row in this pass */
+    size_t refused; /* of those, servers that refused our position (1236) */
+    size_t refuser; /* the first of them: reachable, with a binlog: where a gap goes */
+    int gapped;     /* a gap was started without backoff since the last stream */
+};
+
+/*
+ * After a session (rv as session() returns): pick the next host; 1 to start
+ * the next session at once, 0 to back off first.  A server that streamed is
+ * tried again first; one that did not (no connection, a failed check or
+ * start, our position refused) passes to the next host at once.  The backoff
+ * comes between full passes; a pass in which a server refused our position
+ * and none served it makes the next session a gap, on that server, at once
+ * (waiting brings no GTID back), but only once until something streams again.
+ */
+static int
+pass_step(struct my *m, struct my_pass *ps, int rv)
+{
+    if (rv == 0) {
+        memset(ps, 0, sizeof *ps);
+        return (0);
+    }
+    ps->tried++;
+    if (rv > 0 && ps->refused++ == 0)
+        ps->refuser = m->cur;
+    m->cur = (m->cur + 1) % m->nhosts;
+    if (ps->tried < m->nhosts)
+        return (1);
+    if (ps->refused > 0) {
+        m->lost = 1;
+        m->cur = ps->refuser;
+    }
+    ps->tried = ps->refused = 0;
+    if (m->lost && !ps->gapped) {
+        ps->gapped = 1;
+        return (1);
+    }
+    return (0);
+}
+
 static void
 reader_main(void *arg)
 {
     struct my *m = arg;
     unsigned backoff = 500;
-    size_t tried = 0; /* hosts failed in a row in this pass */
+    struct my_pass ps;
     struct bl_callbacks cb = {m,         cb_mapped,  cb_names,     cb_schema_changed, cb_begin,
                               cb_change, cb_broaden, cb_statement, cb_commit,         cb_abort};
+    int rv, now;
 
     mysql_thread_init();
+    memset(&ps, 0, sizeof ps);
     m->txn = txn_new(m->map, m->max_txn_tags, m->name);
     m->dec = bl_new(&cb);
     while (!stopping(m)) {
-        /*
-         * A server that streamed is tried again first; one that did not (no
-         * connection, a failed check or start) passes to the next host at once.
-         * The backoff comes between full passes over the hosts.
-         */
-        if (session(m) == 0) {
+        rv = session(m);
+        if (rv == 0)
             backoff = 500;
-            tried = 0;
-        } else {
-            tried++;
-            m->cur = (m->cur + 1) % m->nhosts;
-        }
+        now = pass_step(m, &ps, rv);
         if (stopping(m))
             break;
         if (bl_in_txn(m->dec))
             cb_abort(m); /* the server resends the whole transaction */
-        if (tried > 0 && tried < m->nhosts)
+        if (now)
             continue;
-        tried = 0;
         log_info("source %s: reconnecting in %u ms", m->name, backoff);
         nap(m, backoff);
         backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """MariaDB failover with "hosts": tagpurge follows the GTID state across servers.
 
-1. A primary and a GTID replica (log_slave_updates) started here; tagpurge with
-   hosts [primary, replica] and a recording node (capture.py).  A loader thread
+1. A primary and a GTID replica (log_slave_updates) started here, and a server
+   with its own history; tagpurge with hosts [primary, other, replica] and a
+   recording node (capture.py).  A loader thread
    commits one row per transaction; the primary is SIGKILLed mid-load.  Once the
    replica applied every transaction the loader saw commit, it is promoted and
-   written to.  No GAP: tagpurge resumes on the replica by GTID; every committed
+   written to.  No GAP: the other server refuses our GTID state (1236), so the
+   pass goes on to the replica, where tagpurge resumes by GTID; every committed
    transaction's exact tags reach the node, no fallback tag does, and none of
    the history written before tagpurge started (the replica's binlog holds it
    all) is purged.  Prints the time from the kill to the first purge through the
@@ -87,7 +89,7 @@ def rows(server, db, ids):
     return {int(x) for x in have.split()} if have else set()
 
 
-def failover(c, primary, replica, stub):
+def failover(c, primary, other, replica, stub):
     """Part 1: kill the primary mid-load, promote the replica: no gap, nothing missing."""
     loader = Loader(primary, c.db, 1)
     loader.start()
@@ -117,7 +119,11 @@ def failover(c, primary, replica, stub):
     tp.check("fb-items" not in got, "a broad purge was sent")
     tp.check(not any(f"item-{n}" in got for n in HISTORY),
              "the replica's history from before tagpurge started was replayed")
-    where = f"connected to 127.0.0.1:{replica.port} (host 2 of 2"
+    where = f"connected to 127.0.0.1:{replica.port} (host 3 of 3"
+    i_other = log.find(f"connected to 127.0.0.1:{other.port} (host 2 of 3")
+    i_refused = log.find("which is not in the master's binlog", i_other)
+    tp.check(0 <= i_other < i_refused < log.find(where),
+             "the other server was not tried, and did not refuse our GTID, before the replica")
     tp.check(where in log, "tagpurge did not log the switch to the replica")
     tp.check("reading binlog from (gtid):4 gtid 0-1-" in log.split(where, 1)[1],
              "tagpurge did not resume on the replica by GTID")
@@ -151,13 +157,13 @@ def no_gtid(c, replica, other, stub):
     tp.check(c.log.read_text().count("GAP:") == 1, "more than one gap")
 
 
-def check_online(c, primary, replica):
+def check_online(c, *servers):
     """`check --online` checks every listed host."""
     res = subprocess.run([c.bin, "check", "--online", "-c", str(c.cfg_path)], capture_output=True,
                          text=True, timeout=60, env=dict(os.environ, TAGPURGE_MY_PASSWORD="replpw"))
     out = res.stdout + res.stderr
-    for i, s in enumerate((primary, replica)):
-        tp.check(f"connected to 127.0.0.1:{s.port} (host {i + 1} of 2" in out,
+    for i, s in enumerate(servers):
+        tp.check(f"connected to 127.0.0.1:{s.port} (host {i + 1} of {len(servers)}" in out,
                  f"check --online did not check host {i + 1}:\n{out}")
     tp.check("source my: OK" in out, f"check --online found problems:\n{out}")
 
@@ -182,11 +188,11 @@ def body(c):
         c.my = primary
         stub = c.stub("node")
         c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping_=mapping(c.db),
-                 extra={"heartbeat_ms": 500, "hosts": [f"127.0.0.1:{primary.port}",
-                                                       f"127.0.0.1:{replica.port}"]})
-        check_online(c, primary, replica)
+                 extra={"heartbeat_ms": 500,
+                        "hosts": [f"127.0.0.1:{s.port}" for s in (primary, other, replica)]})
+        check_online(c, primary, other, replica)
         c.start()
-        failover(c, primary, replica, stub)
+        failover(c, primary, other, replica, stub)
         no_gtid(c, replica, other, stub)
         c.stop()
     finally:
