@@ -18,6 +18,7 @@
    history is not purged): a write after purges exactly its tags.
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -65,7 +66,8 @@ def first_receipt(stub, tag):
 
 class Loader(threading.Thread):
     """Commits INSERT items(n, n % 7), one per transaction, until told to stop or
-    the server fails; committed holds the n whose COMMIT returned."""
+    the server fails; committed holds the n whose COMMIT returned.  Every fifth
+    goes to GTID domain 1, so the state tagpurge follows has two domains."""
 
     def __init__(self, server, db, first):
         super().__init__(name="loader")
@@ -75,8 +77,10 @@ class Loader(threading.Thread):
     def run(self):
         while not self.halt.is_set():
             try:
-                self.server.sql(f"BEGIN; INSERT INTO items VALUES ({self.n}, {self.n % 7}); "
-                                "COMMIT;", db=self.db)
+                domain = 1 if self.n % 5 == 0 else 0
+                self.server.sql(f"SET SESSION gtid_domain_id = {domain}; BEGIN; "
+                                f"INSERT INTO items VALUES ({self.n}, {self.n % 7}); COMMIT;",
+                                db=self.db)
             except services.ServiceError as e:  # the primary died: outcome unknown
                 self.error = e
                 return
@@ -125,8 +129,10 @@ def failover(c, primary, other, replica, stub):
     tp.check(0 <= i_other < i_refused < log.find(where),
              "the other server was not tried, and did not refuse our GTID, before the replica")
     tp.check(where in log, "tagpurge did not log the switch to the replica")
-    tp.check("reading binlog from (gtid):4 gtid 0-1-" in log.split(where, 1)[1],
-             "tagpurge did not resume on the replica by GTID")
+    resumed = re.search(r"reading binlog from \(gtid\):4 gtid (\S+)", log.split(where, 1)[1])
+    tp.check(resumed is not None, "tagpurge did not resume on the replica by GTID")
+    domains = sorted(int(t.split("-")[0]) for t in resumed.group(1).split(","))
+    tp.check(domains == [0, 1], f"the resumed GTID state lost a domain: {resumed.group(1)}")
     t_first = min(first_receipt(stub, f"item-{n}") for n in PROMOTED)
     print(f"{len(committed)} transactions committed before the kill, 0 missing; "
           f"kill -> first purge through the promoted replica: {(t_first - t_kill) * 1000:.0f} ms")
