@@ -7,6 +7,7 @@
 #include "../broker/obj.h"
 #include "binlog.h"
 #include "binlog_value.h"
+#include "gtid.h"
 
 /*------------------------------------------------------------------------
  * Bounded little-endian reading.  Every reader returns -1 instead of
@@ -234,7 +235,8 @@ bl_set_position(struct bl_decoder *d, const char *file, uint64_t pos)
 void
 bl_set_gtid_state(struct bl_decoder *d, const char *state)
 {
-    snprintf(d->maria_state, sizeof d->maria_state, "%s", state);
+    /* A MySQL "uuid:n" is no MariaDB state: it must not stick as one. */
+    snprintf(d->maria_state, sizeof d->maria_state, "%s", gtid_state_valid(state) ? state : "");
     snprintf(d->cur.gtid, sizeof d->cur.gtid, "%s", state);
     d->committed = d->cur;
 }
@@ -295,34 +297,16 @@ txn_implicit(struct bl_decoder *d)
         txn_begin(d);
 }
 
-/* Replace or add this GTID's domain in the MariaDB state "d-s-n,d-s-n". */
+/*
+ * Put this GTID into the per-domain MariaDB state.  A state that would not fit
+ * keeps its older entry: resuming there repeats transactions, never skips any.
+ */
 static void
-maria_state_update(struct bl_decoder *d, uint32_t domain, const char *gtid)
+maria_state_update(struct bl_decoder *d, const char *gtid, enum gtid_merge how)
 {
-    char out[sizeof d->maria_state], prefix[16];
-    const char *p = d->maria_state, *comma;
-    size_t o = 0, plen;
-    int done = 0;
-
-    plen = (size_t)snprintf(prefix, sizeof prefix, "%u-", domain);
-    out[0] = '\0';
-    while (*p != '\0') {
-        comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *item = p;
-        if (n >= plen && strncmp(p, prefix, plen) == 0) {
-            item = gtid;
-            n = strlen(gtid);
-            done = 1;
-        }
-        o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", o ? "," : "", (int)n, item);
-        p = comma ? comma + 1 : p + strlen(p);
-        if (o >= sizeof out)
-            break;
-    }
-    if (!done && o < sizeof out)
-        snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", gtid);
-    memcpy(d->maria_state, out, sizeof out);
+    if (gtid_state_merge(d->maria_state, sizeof d->maria_state, gtid, how) != 0)
+        log_warn("binlog: GTID %s not added to the state %s (too many domains?)", gtid,
+                 d->maria_state);
 }
 
 static void
@@ -431,7 +415,7 @@ on_maria_gtid(struct bl_decoder *d, const unsigned char *body, size_t len, uint3
     txn_begin(d);
     snprintf(d->txn_gtid, sizeof d->txn_gtid, "%u-%u-%llu", domain, server_id,
              (unsigned long long)seq);
-    maria_state_update(d, domain, d->txn_gtid);
+    maria_state_update(d, d->txn_gtid, GTID_REPLACE);
     snprintf(d->cur.gtid, sizeof d->cur.gtid, "%s", d->maria_state); /* the open one */
     d->standalone = flags2 & 0x01;
     return (0);
@@ -453,7 +437,7 @@ on_maria_gtid_list(struct bl_decoder *d, const unsigned char *body, size_t len)
         const unsigned char *e = body + 4 + i * 16;
         snprintf(g, sizeof g, "%u-%u-%llu", (unsigned)le(e, 4), (unsigned)le(e + 4, 4),
                  (unsigned long long)le(e + 8, 8));
-        maria_state_update(d, (uint32_t)le(e, 4), g);
+        maria_state_update(d, g, GTID_HIGHER); /* never back */
     }
     if (!d->in_txn)
         snprintf(d->committed.gtid, sizeof d->committed.gtid, "%s", d->maria_state);

@@ -51,7 +51,13 @@ session_setup(MYSQL *m, const struct bl_fetch_params *p, unsigned *errnum, char 
             return (-1);
         mysql_real_escape_string(m, esc, p->gtid, (unsigned long)strlen(p->gtid));
         snprintf(q, sizeof q, "SET @slave_connect_state = '%s'", esc);
-        if (mysql_query(m, q) != 0)
+        /*
+         * As a MariaDB replica connecting with master_use_gtid: not strict
+         * (a promoted replica may hold extra GTIDs of its own), duplicates
+         * not ignored (one stream, one state).
+         */
+        if (mysql_query(m, q) != 0 || mysql_query(m, "SET @slave_gtid_strict_mode = 0") != 0 ||
+            mysql_query(m, "SET @slave_gtid_ignore_duplicates = 0") != 0)
             return (fail(m, errnum, err, errlen));
     }
     return (0);

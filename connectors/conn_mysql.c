@@ -21,10 +21,19 @@
  * after any DDL statement, decodes the rows of parents whose edges reach a
  * mapped table, and adds the implied child tags to the transaction.
  *
- * Gaps: when the checkpointed binlog no longer exists (error 1236) or the
- * server is not the one the checkpoint came from, the changes in between are
- * unknowable: the fallback tags of every mapped table are purged (logged,
- * counted) and reading continues from the oldest binlog still available.
+ * Servers: "hosts" lists servers to fail over between.  The reader thread
+ * alone connects (session() -> my_connect(), hosts[cur]) and moves cur to the
+ * next host when a session fails before streaming; the loop never connects.
+ *
+ * Resume: MariaDB with a GTID state (checkpoint or this process) resumes by
+ * GTID on whichever server answers (binlog_fetch_mariadb.c sets the replica's
+ * session variables); otherwise by file:pos on the same server.
+ *
+ * Gaps: when the server cannot serve our position (error 1236), or on the
+ * file:pos path the server is not the one the checkpoint came from or the
+ * binlog is gone, the changes in between are unknowable: the fallback tags of
+ * every mapped table are purged (logged, counted) at the server's current end,
+ * and reading continues from that end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +57,7 @@
 #include "binlog_fetch.h"
 #include "connector.h"
 #include "my_cascade.h"
+#include "gtid.h"
 
 #define QUEUE_CAP 256
 
@@ -65,13 +75,19 @@ struct my_names {
     size_t n;
 };
 
+struct my_host {
+    char *host; /* a name or an address, IPv6 without brackets */
+    unsigned port;
+};
+
 struct my {
     unsigned magic;
 #define MY_MAGIC 0x4d79c0aa
     /* configuration (read-only once started) */
-    char *name, *host, *user, *password_env, *password_file, *socket, *ssl_ca, *ssl_mode;
+    struct my_host *hosts; /* "hosts", or the one "host"/"port" */
+    size_t nhosts;
+    char *name, *user, *password_env, *password_file, *socket, *ssl_ca, *ssl_mode;
     char *state_path;
-    unsigned port;
     uint32_t server_id;
     char *start_file, *start_gtid;
     char **gap_tags; /* literal tags a gap purges too (e.g. one every page carries) */
@@ -102,12 +118,16 @@ struct my {
     struct my_names *names;
     size_t nnames;
     MYSQL *meta;           /* a second connection for information_schema */
+    size_t cur;            /* the host tried (and, once connected, read) now */
+    int mariadb;           /* the connected server is MariaDB: GTID resume works */
     struct my_cascade *fk; /* foreign-key edges; read again when fk_stale */
     int fk_stale, fk_failing;
     int in_ddl;         /* between cb_ddl and the end of that statement's group */
     char identity[128]; /* the server's server_uuid or server_id */
     char ckpt_identity[128];
-    int lost;          /* the server refused our position (1236): restart as a gap */
+    int refused; /* this session's server cannot serve our position (1236) */
+    int lost;    /* no host could in a full pass: the next session is a gap */
+    char lost_why[640];
     int misconfigured; /* the last session ended on a configuration error: keep backing off */
     /* loop thread only */
     uv_loop_t *loop;
@@ -152,6 +172,80 @@ my_start_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
     return (rv);
 }
 
+/*
+ * One "hosts" entry: "HOST:PORT", "[IPv6]:PORT", or a bare "HOST" / "[IPv6]"
+ * meaning port 3306 (the server's default; "port" does not apply to "hosts").
+ * 0, or -1 when malformed.
+ */
+static int
+parse_host(const char *s, struct my_host *h)
+{
+    const char *end, *colon;
+    char *stop;
+    unsigned long port = 3306;
+    size_t hl;
+
+    if (s[0] == '[') {
+        end = strchr(s, ']');
+        if (end == NULL || end == s + 1 || (end[1] != '\0' && end[1] != ':'))
+            return (-1);
+        hl = (size_t)(end - s - 1);
+        s++;
+        colon = end[1] == ':' ? end + 1 : NULL;
+    } else {
+        colon = strchr(s, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL)
+            return (-1); /* an IPv6 address needs brackets */
+        hl = colon ? (size_t)(colon - s) : strlen(s);
+    }
+    if (hl == 0 || hl > 255 || memchr(s, ' ', hl) != NULL)
+        return (-1);
+    if (colon != NULL) {
+        if (colon[1] < '0' || colon[1] > '9')
+            return (-1);
+        port = strtoul(colon + 1, &stop, 10);
+        if (*stop != '\0' || port < 1 || port > 65535)
+            return (-1);
+    }
+    h->host = tp_malloc(hl + 1);
+    memcpy(h->host, s, hl);
+    h->host[hl] = '\0';
+    h->port = (unsigned)port;
+    return (0);
+}
+
+/* "hosts": the servers to try in order; exclusive with "host"/"port". */
+static int
+my_hosts_cfg(struct my *m, const json_t *obj, struct cfg_ctx *ctx)
+{
+    json_t *a = json_object_get(obj, "hosts"), *v;
+    size_t i;
+    int rv = 0;
+
+    cfg_push_key(ctx, "hosts");
+    if (json_object_get(obj, "host") != NULL || json_object_get(obj, "port") != NULL)
+        rv = cfg_error(ctx, "give either \"hosts\" or \"host\"/\"port\", not both");
+    else if (!json_is_array(a) || json_array_size(a) == 0)
+        rv = cfg_error(ctx, "expected a non-empty array of \"HOST:PORT\" strings");
+    if (rv != 0)
+        goto out;
+    m->hosts = tp_calloc(json_array_size(a), sizeof *m->hosts);
+    json_array_foreach(a, i, v)
+    {
+        cfg_push_idx(ctx, i);
+        if (!json_is_string(v) || parse_host(json_string_value(v), &m->hosts[i]) != 0)
+            rv = cfg_error(ctx, "expected \"HOST:PORT\", \"[IPv6]:PORT\" or \"HOST\" (port "
+                                "3306)");
+        cfg_pop(ctx);
+        if (rv != 0)
+            goto out;
+        m->nhosts++;
+    }
+out:
+    cfg_pop(ctx);
+    return (rv);
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -161,10 +255,10 @@ dup_or_null(const char *s)
 static int
 my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ctx *ctx)
 {
-    static const char *const keys[] = {
-        "name",         "type",          "host",         "port",     "user",
-        "password_env", "password_file", "server_id",    "socket",   "ssl_ca",
-        "ssl_mode",     "start",         "heartbeat_ms", "gap_tags", NULL};
+    static const char *const keys[] = {"name",      "type",         "host",         "hosts",
+                                       "port",      "user",         "password_env", "password_file",
+                                       "server_id", "socket",       "ssl_ca",       "ssl_mode",
+                                       "start",     "heartbeat_ms", "gap_tags",     NULL};
     const char *host = "127.0.0.1", *user = NULL, *penv = NULL, *pfile = NULL, *sock = NULL;
     const char *ca = NULL, *mode = NULL;
     long long port = 3306, sid = 0, hb = 1000;
@@ -190,14 +284,21 @@ my_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
     ALLOC_OBJ(m, MY_MAGIC);
     *privp = m;
     m->name = tp_strdup(srcname);
-    m->host = tp_strdup(host);
+    if (json_object_get(obj, "hosts") != NULL) {
+        if (my_hosts_cfg(m, obj, ctx) != 0)
+            return (-1);
+    } else {
+        m->hosts = tp_calloc(1, sizeof *m->hosts);
+        m->hosts[0].host = tp_strdup(host);
+        m->hosts[0].port = (unsigned)port;
+        m->nhosts = 1;
+    }
     m->user = tp_strdup(user);
     m->password_env = dup_or_null(penv);
     m->password_file = dup_or_null(pfile);
     m->socket = dup_or_null(sock);
     m->ssl_ca = dup_or_null(ca);
     m->ssl_mode = dup_or_null(mode);
-    m->port = (unsigned)port;
     m->server_id = (uint32_t)sid;
     m->heartbeat_ms = (unsigned)hb;
     if (conn_gap_tags_cfg(ctx, obj, &m->gap_tags, &m->ngap_tags) != 0)
@@ -320,21 +421,39 @@ stopping(struct my *m)
     return (s);
 }
 
-/* Sleep up to ms, waking early on stop. */
+/*
+ * Sleep ms, waking early only on stop: cond is also signalled whenever the
+ * loop drains the queue, which must not cut a backoff short.
+ */
 static void
 nap(struct my *m, unsigned ms)
 {
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000ULL, now;
+
     uv_mutex_lock(&m->mu);
-    if (!m->stop)
-        (void)uv_cond_timedwait(&m->cond, &m->mu, (uint64_t)ms * 1000000ULL);
+    while (!m->stop && (now = uv_hrtime()) < end)
+        if (uv_cond_timedwait(&m->cond, &m->mu, end - now) == UV_ETIMEDOUT)
+            break;
     uv_mutex_unlock(&m->mu);
 }
 
+/* "host:port" or "[v6]:port", for logs. */
+static void
+host_name(const struct my_host *h, char *buf, size_t len)
+{
+    snprintf(buf, len, strchr(h->host, ':') ? "[%s]:%u" : "%s:%u", h->host, h->port);
+}
+
+/* Connect to hosts[m->cur] (any thread that owns m->cur: reader, or check). */
 static MYSQL *
 my_connect(struct my *m, char *err, size_t errlen)
 {
     unsigned timeout = 5, rto = 3 * m->heartbeat_ms / 1000 + 2;
+    const struct my_host *h = &m->hosts[m->cur];
+    char hostname[300];
     MYSQL *c = mysql_init(NULL);
+
+    host_name(h, hostname, sizeof hostname);
 
     AN(c);
     mysql_optionsv(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -348,8 +467,8 @@ my_connect(struct my *m, char *err, size_t errlen)
             mysql_optionsv(c, MYSQL_OPT_SSL_ENFORCE, &on);
         mysql_optionsv(c, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
     }
-    if (mysql_real_connect(c, m->host, m->user, m->password, NULL, m->port, m->socket, 0) == NULL) {
-        snprintf(err, errlen, "could not connect to %s:%u: %s%s", m->host, m->port, mysql_error(c),
+    if (mysql_real_connect(c, h->host, m->user, m->password, NULL, h->port, m->socket, 0) == NULL) {
+        snprintf(err, errlen, "could not connect to %s: %s%s", hostname, mysql_error(c),
                  mysql_errno(c) == 1045 ? " (check user and password_env/password_file)" : "");
         mysql_close(c);
         return (NULL);
@@ -400,6 +519,28 @@ want_setting(struct my *m, MYSQL *c, const char *var, const char *want, const ch
     return (bad);
 }
 
+/* Which server answered: its identity (checkpointed), its kind, a log line. */
+static void
+note_server(struct my *m, MYSQL *c)
+{
+    char *v = query_value(c, "SELECT @@server_uuid", 0), *ver, where[300];
+
+    if (v == NULL)
+        v = query_value(c, "SELECT CONCAT('server_id:', @@server_id)", 0);
+    uv_mutex_lock(&m->mu);
+    snprintf(m->identity, sizeof m->identity, "%s", v ? v : "");
+    uv_mutex_unlock(&m->mu);
+    free(v);
+    ver = query_value(c, "SELECT VERSION()", 0);
+    m->mariadb = ver != NULL && strstr(ver, "MariaDB") != NULL;
+    v = query_value(c, "SELECT @@server_id", 0);
+    host_name(&m->hosts[m->cur], where, sizeof where);
+    log_info("source %s: connected to %s (host %zu of %zu, server_id %s, %s)", m->name, where,
+             m->cur + 1, m->nhosts, v ? v : "?", ver ? ver : "?");
+    free(v);
+    free(ver);
+}
+
 /*
  * Settings tagpurge depends on; -1 when streaming is impossible.  *nwarn
  * (optional) counts the settings that only degrade it.
@@ -433,13 +574,7 @@ check_server(struct my *m, MYSQL *c, int *nwarn)
         rv = -1;
     }
     free(v);
-    v = query_value(c, "SELECT @@server_uuid", 0);
-    if (v == NULL)
-        v = query_value(c, "SELECT CONCAT('server_id:', @@server_id)", 0);
-    uv_mutex_lock(&m->mu);
-    snprintf(m->identity, sizeof m->identity, "%s", v ? v : "");
-    uv_mutex_unlock(&m->mu);
-    free(v);
+    note_server(m, c);
     if (nwarn != NULL)
         *nwarn = w;
     return (rv);
@@ -518,57 +653,111 @@ emit_gap(struct my *m, const struct src_pos *at, const char *why)
     (void)queue_push(m, &it);
 }
 
-/* Decide the start: checkpoint, else config, else the current end; gaps to the oldest log. */
+/*
+ * After a gap: the server's current end (file:pos and @@gtid_binlog_pos), the
+ * broad purge there, streaming from there.  The broad purge is delivered after
+ * everything up to that end committed, and everything after it is streamed:
+ * replaying the server's older history would add nothing.
+ */
+static int
+gap_at_end(struct my *m, MYSQL *c, struct src_pos *p, const char *why)
+{
+    if (end_position(m, c, p) != 0)
+        return (-1);
+    emit_gap(m, p, why);
+    return (0);
+}
+
+/* MariaDB: the GTID state at file:pos (BINLOG_GTID_POS), so a start there has every domain. */
+static void
+seed_gtid(struct my *m, MYSQL *c, struct src_pos *p)
+{
+    char q[400], esc[2 * sizeof p->name + 1], *v;
+
+    if (!m->mariadb)
+        return;
+    mysql_real_escape_string(c, esc, p->name, (unsigned long)strlen(p->name));
+    snprintf(q, sizeof q, "SELECT BINLOG_GTID_POS('%s', %llu)", esc, (unsigned long long)p->off);
+    v = query_value(c, q, 0);
+    if (v != NULL && gtid_state_valid(v))
+        snprintf(p->gtid, sizeof p->gtid, "%s", v);
+    free(v);
+}
+
+/*
+ * Where this process or the checkpoint left off: 1 with *p set (2 when it is
+ * the checkpoint's), 0 when neither exists, -1 when the checkpoint is unreadable.
+ */
+static int
+resume_point(struct my *m, struct src_pos *p)
+{
+    const struct bl_pos *b = bl_committed(m->dec);
+    struct src_pos ck;
+    int r = state_read(m, &ck);
+
+    memset(p, 0, sizeof *p);
+    if (b->file[0] != '\0' || (b->gtid[0] != '\0' && gtid_state_valid(b->gtid))) {
+        /* Reconnecting within this process: resume after what was already queued. */
+        snprintf(p->name, sizeof p->name, "%s", b->file);
+        p->off = b->pos;
+        snprintf(p->gtid, sizeof p->gtid, "%s", b->gtid);
+        return (r < 0 ? -1 : 1);
+    }
+    if (r > 0)
+        *p = ck;
+    return (r > 0 ? 2 : r);
+}
+
+/*
+ * Decide the start: this process's position or the checkpoint, else config,
+ * else the current end.  MariaDB with a GTID state resumes by GTID on whichever
+ * server answers; a file:pos resume needs the same server.  Gaps continue at
+ * the server's current end.
+ */
 static int
 start_position(struct my *m, MYSQL *c, struct src_pos *p)
 {
-    const char *gap = NULL;
-    char oldest[sizeof((struct src_pos *)0)->name], why[400];
-    struct src_pos ck;
-    int r = state_read(m, &ck), listed;
+    char oldest[sizeof p->name], why[400];
+    int r = resume_point(m, p), listed;
 
+    if (m->lost) {
+        m->lost = 0;
+        return (gap_at_end(m, c, p, m->lost_why));
+    }
     if (r < 0)
-        gap = "the checkpoint file is unreadable";
-    else if (r > 0 && m->ckpt_identity[0] && m->identity[0] &&
-             strcmp(m->ckpt_identity, m->identity) != 0)
-        gap = "the server is not the one the checkpoint came from";
-    if (m->lost)
-        gap = "the server no longer has the position we asked for (error 1236)";
-    m->lost = 0;
-    memset(p, 0, sizeof *p);
-    if (gap == NULL && bl_committed(m->dec)->file[0] != '\0') {
-        /* Reconnecting within this process: resume after what was already queued. */
-        snprintf(p->name, sizeof p->name, "%s", bl_committed(m->dec)->file);
-        p->off = bl_committed(m->dec)->pos;
-        snprintf(p->gtid, sizeof p->gtid, "%s", bl_committed(m->dec)->gtid);
-    } else if (gap == NULL && r > 0) {
-        *p = ck;
-    } else if (gap == NULL && m->start_gtid != NULL) {
+        return (gap_at_end(m, c, p, "the checkpoint file is unreadable"));
+    if (r > 0 && m->mariadb && p->gtid[0] != '\0' && gtid_state_valid(p->gtid)) {
+        p->name[0] = '\0'; /* GTID mode: the server picks the file (a fake ROTATE names it) */
+        p->off = 4;
+        return (0);
+    }
+    if (r > 0 && m->ckpt_identity[0] && m->identity[0] &&
+        strcmp(m->ckpt_identity, m->identity) != 0)
+        return (gap_at_end(m, c, p, "the server is not the one the checkpoint came from"));
+    if (r == 0 && m->start_gtid != NULL) {
         snprintf(p->gtid, sizeof p->gtid, "%s", m->start_gtid);
+        p->off = 4;
         return (0); /* the server finds the file itself */
-    } else if (gap == NULL && m->start_file != NULL) {
+    } else if (r == 0 && m->start_file != NULL) {
         snprintf(p->name, sizeof p->name, "%s", m->start_file);
         p->off = m->start_pos;
-    } else if (gap == NULL && end_position(m, c, p) != 0) {
+        seed_gtid(m, c, p);
+    } else if (r == 0 && end_position(m, c, p) != 0) {
         return (-1);
     }
     listed = binlog_listed(c, p->name, oldest, sizeof oldest);
     if (listed < 0 || oldest[0] == '\0') {
-        log_err("source %s: SHOW BINARY LOGS failed: %s; grant REPLICATION CLIENT (BINLOG "
-                "MONITOR) and enable log_bin",
+        /* No binlog to read: an error on this server, not a gap (nothing was read from it). */
+        log_err("source %s: SHOW BINARY LOGS failed or lists no file: %s; grant REPLICATION "
+                "CLIENT (BINLOG MONITOR) and enable log_bin",
                 m->name, mysql_error(c));
         return (-1);
     }
-    if (gap == NULL && listed == 0) {
+    if (listed == 0) {
         snprintf(why, sizeof why, "binlog %s is no longer on the server", p->name);
-        gap = why;
+        return (gap_at_end(m, c, p, why));
     }
-    if (gap != NULL) {
-        memset(p, 0, sizeof *p);
-        snprintf(p->name, sizeof p->name, "%s", oldest);
-        p->off = 4;
-        emit_gap(m, p, gap);
-    } else if (r == 0 && bl_committed(m->dec)->file[0] == '\0') {
+    if (r == 0) {
         /*
          * First start: make the start position the checkpoint before reading,
          * so a crash before the first acknowledgement resumes here and not at
@@ -879,8 +1068,13 @@ dump(struct my *m, MYSQL *c, const struct src_pos *start)
      * gap (another replica with our server_id is a configuration error).
      */
     if (errnum == 1236 && !stopping(m) &&
-        (strstr(err, "Could not find") != NULL || strstr(err, "purged") != NULL))
-        m->lost = 1;
+        (strstr(err, "Could not find") != NULL || strstr(err, "purged") != NULL ||
+         strstr(err, "GTID") != NULL || strstr(err, "not in the master's binlog") != NULL)) {
+        m->refused = 1;
+        snprintf(m->lost_why, sizeof m->lost_why,
+                 "the server cannot serve our position %s (error 1236: %.250s)",
+                 fp.gtid != NULL ? fp.gtid : start->name, err);
+    }
     if (dump_hint(errnum, err)[0] != '\0')
         m->misconfigured = 1;
     bl_fetch_close(&f);
@@ -894,7 +1088,10 @@ load_password(struct my *m)
     return (secret_load(m->name, m->password_env, m->password_file, &m->password));
 }
 
-/* One connection's life: connect, check, position, stream.  0 when it streamed. */
+/*
+ * One connection's life: connect, check, position, stream.  0 when it
+ * streamed, 1 when the server cannot serve our position (1236), -1 otherwise.
+ */
 static int
 session(struct my *m)
 {
@@ -918,7 +1115,8 @@ session(struct my *m)
                  start.gtid[0] ? " gtid " : "", start.gtid);
         m->misconfigured = 0;
         dump(m, c, &start);
-        rv = m->misconfigured ? -1 : 0;
+        rv = m->misconfigured ? -1 : m->refused ? 1 : 0;
+        m->refused = 0;
     }
     uv_mutex_lock(&m->mu);
     m->live = NULL;
@@ -930,26 +1128,75 @@ session(struct my *m)
     return (rv);
 }
 
+/* Reader thread: where a pass over the hosts stands. */
+struct my_pass {
+    size_t tried;   /* sessions failed in a row in this pass */
+    size_t refused; /* of those, servers that refused our position (1236) */
+    size_t refuser; /* the first of them: reachable, with a binlog: where a gap goes */
+    int gapped;     /* a gap was started without backoff since the last stream */
+};
+
+/*
+ * After a session (rv as session() returns): pick the next host; 1 to start
+ * the next session at once, 0 to back off first.  A server that streamed is
+ * tried again first; one that did not (no connection, a failed check or
+ * start, our position refused) passes to the next host at once.  The backoff
+ * comes between full passes; a pass in which a server refused our position
+ * and none served it makes the next session a gap, on that server, at once
+ * (waiting brings no GTID back), but only once until something streams again.
+ */
+static int
+pass_step(struct my *m, struct my_pass *ps, int rv)
+{
+    if (rv == 0) {
+        memset(ps, 0, sizeof *ps);
+        return (0);
+    }
+    ps->tried++;
+    if (rv > 0 && ps->refused++ == 0)
+        ps->refuser = m->cur;
+    m->cur = (m->cur + 1) % m->nhosts;
+    if (ps->tried < m->nhosts)
+        return (1);
+    if (ps->refused > 0) {
+        m->lost = 1;
+        m->cur = ps->refuser;
+    }
+    ps->tried = ps->refused = 0;
+    if (m->lost && !ps->gapped) {
+        ps->gapped = 1;
+        return (1);
+    }
+    return (0);
+}
+
 static void
 reader_main(void *arg)
 {
     struct my *m = arg;
     unsigned backoff = 500;
+    struct my_pass ps;
     struct bl_callbacks cb = {m,         cb_mapped, cb_names,   cb_schema_changed,
                               cb_begin,  cb_change, cb_broaden, cb_statement,
                               cb_commit, cb_abort,  cb_ddl};
+    int rv, now;
 
     mysql_thread_init();
+    memset(&ps, 0, sizeof ps);
     m->txn = txn_new(m->map, m->max_txn_tags, m->name);
     m->dec = bl_new(&cb);
     m->fk = myc_new();
     while (!stopping(m)) {
-        if (session(m) == 0)
+        rv = session(m);
+        if (rv == 0)
             backoff = 500;
+        now = pass_step(m, &ps, rv);
         if (stopping(m))
             break;
         if (bl_in_txn(m->dec))
             cb_abort(m); /* the server resends the whole transaction */
+        if (now)
+            continue;
         log_info("source %s: reconnecting in %u ms", m->name, backoff);
         nap(m, backoff);
         backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
@@ -1087,7 +1334,9 @@ my_destroy(void *priv)
     tagmap_unref(&m->map);
     secret_free(&m->password);
     free(m->name);
-    free(m->host);
+    for (i = 0; i < m->nhosts; i++)
+        free(m->hosts[i].host);
+    free(m->hosts);
     free(m->user);
     free(m->password_env);
     free(m->password_file);
@@ -1292,23 +1541,14 @@ report_edges(struct my *m, MYSQL *c, const struct tagmap *map)
     return (rv);
 }
 
-/* `check --online`: the same checks the reader thread makes, plus the privileges. */
+/* `check --online` on hosts[m->cur]: problems found, or -1 when unreachable. */
 static int
-my_check_online(void *priv, const struct tagmap *map, const struct conn_env *env)
+check_host(struct my *m, const struct tagmap *map)
 {
     char err[512], oldest[256];
-    struct my *m;
     int problems = 0, warn = 0;
-    MYSQL *c;
+    MYSQL *c = my_connect(m, err, sizeof err);
 
-    (void)env; /* the checkpoint is not compared with the server yet */
-    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
-    tagmap_unref(&m->map);
-    m->map = tagmap_ref(map);
-    AZ(uv_mutex_init(&m->mu));
-    if (load_password(m) != 0)
-        return (-1);
-    c = my_connect(m, err, sizeof err);
     if (c == NULL) {
         log_err("source %s: %s", m->name, err);
         return (-1);
@@ -1326,8 +1566,39 @@ my_check_online(void *priv, const struct tagmap *map, const struct conn_env *env
     problems += check_server_id_clash(m, c);
     problems += report_edges(m, c, map);
     mysql_close(c);
-    uv_mutex_destroy(&m->mu);
     return (problems);
+}
+
+/*
+ * `check --online`: the same checks the reader thread makes, plus the
+ * privileges, on every listed host (each is a failover target, so each must
+ * be usable); an unreachable host is one problem, all unreachable is -1.
+ */
+static int
+my_check_online(void *priv, const struct tagmap *map, const struct conn_env *env)
+{
+    struct my *m;
+    int problems = 0, n;
+    size_t down = 0;
+
+    (void)env; /* the checkpoint is not compared with the server yet */
+    CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
+    tagmap_unref(&m->map);
+    m->map = tagmap_ref(map);
+    AZ(uv_mutex_init(&m->mu));
+    if (load_password(m) != 0) {
+        uv_mutex_destroy(&m->mu);
+        return (-1);
+    }
+    for (m->cur = 0; m->cur < m->nhosts; m->cur++) {
+        n = check_host(m, map);
+        if (n < 0)
+            down++;
+        problems += n < 0 ? 1 : n;
+    }
+    m->cur = 0;
+    uv_mutex_destroy(&m->mu);
+    return (down == m->nhosts ? -1 : problems);
 }
 
 const struct connector_impl conn_mysql = {

@@ -816,7 +816,7 @@ class MariaDB(_Child):
         # --no-defaults must be the first option, or /etc/mysql/my.cnf is read.
         argv = ([mariadb_binary("mariadb-install-db"), "--no-defaults"] + self._user_args() +
                 [f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",
-                 "--skip-test-db"] + list(self.INNODB_ARGS))
+                 "--skip-test-db"] + list(self.INNODB_ARGS) + [self._tmpdir_arg()])
         with open(install_log, "wb") as out:
             res = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out,
                                  stderr=subprocess.STDOUT, env=mariadb_env(), timeout=120)
@@ -831,7 +831,15 @@ class MariaDB(_Child):
                  f"--log-error={self.log}", f"--log-bin={self.datadir}/binlog",
                  "--binlog-format=ROW", "--binlog-row-image=FULL",
                  "--binlog-row-metadata=FULL", "--server-id=1", "--skip-name-resolve"] +
-                list(self.INNODB_ARGS) + ["--sync-binlog=0"] + list(self.extra_args))
+                list(self.INNODB_ARGS) + ["--sync-binlog=0", self._tmpdir_arg()] +
+                list(self.extra_args))
+
+    def _tmpdir_arg(self):
+        """A private tmpdir: servers installed at the same time shared /tmp's
+        #sql-temptable-* files, and a bootstrap failed on another's."""
+        tmp = self.dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return f"--tmpdir={tmp}"
 
     def _start_once(self):
         if self.pid is not None and self.alive():
@@ -882,6 +890,68 @@ class MariaDB(_Child):
             return
         proc.send(signal.SIGKILL, to_group=True)
         wait_for(proc.gone, f"mariadbd pid {self.pid} SIGKILL", timeout=STOP_TIMEOUT_S, log=self.log)
+
+    # -- replication (failover tests, the crash oracle)
+
+    @classmethod
+    def replica_of(cls, root, primary, server_id=2, extra_args=(), semi_sync=False):
+        """A new server in <root>/my replicating primary by GTID (binlog on, with
+        log_slave_updates, so it serves the primary's transactions under the same
+        GTIDs once promoted): CHANGE MASTER TO ... master_use_gtid=slave_pos;
+        START SLAVE. Returns once both replication threads run. It has its own
+        test users (created unlogged on every server).
+
+        semi_sync: semi-synchronous replication (enabled on both servers): a COMMIT
+        on the primary returns only once this replica has the transaction, so a
+        primary killed between commits loses nothing the replica lacks."""
+        self = cls(root, extra_args=(f"--server-id={server_id}", "--log-slave-updates") +
+                   tuple(extra_args))
+        try:
+            if semi_sync:
+                primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON, "
+                            "rpl_semi_sync_master_timeout = 60000")
+                self.sql("SET GLOBAL rpl_semi_sync_slave_enabled = ON")
+            self.sql(f"CHANGE MASTER TO master_host='{primary.host}', master_port={primary.port}, "
+                     f"master_user='{primary.repl_user}', "
+                     f"master_password='{primary.repl_password}', master_use_gtid=slave_pos, "
+                     "master_connect_retry=1; START SLAVE")
+            wait_for(lambda: self.slave_status().get("Slave_IO_Running") == "Yes" and
+                     self.slave_status().get("Slave_SQL_Running") == "Yes",
+                     f"replica on port {self.port} to connect", alive=self.alive, log=self.log)
+            if semi_sync:
+                wait_for(lambda: primary.sql("SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'")
+                         .split("\t")[-1] == "1", f"replica on port {self.port} to be semi-sync",
+                         alive=self.alive, log=self.log)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def slave_status(self):
+        """SHOW SLAVE STATUS as {column: value} ({} when not a replica)."""
+        out = run_sql_client([mariadb_binary("mariadb"), "--no-defaults", "-uroot",
+                              f"--socket={self.socket}", "-B"], "SHOW SLAVE STATUS",
+                             mariadb_env(), "mariadb SHOW SLAVE STATUS")
+        lines = out.split("\n")
+        return dict(zip(lines[0].split("\t"), lines[1].split("\t"))) if len(lines) > 1 else {}
+
+    def gtid(self, var="gtid_binlog_pos"):
+        """@@gtid_binlog_pos (or another GTID variable, e.g. gtid_slave_pos) as
+        {domain: seq}."""
+        out = self.sql(f"SELECT @@{var}").strip()
+        return {int(t.split("-")[0]): int(t.split("-")[2]) for t in out.split(",") if t}
+
+    def wait_applied(self, want, timeout=30.0):
+        """Wait until this replica applied every GTID of want ({domain: seq})."""
+        def done():
+            have = self.gtid("gtid_slave_pos")
+            return all(have.get(d, -1) >= n for d, n in want.items())
+        wait_for(done, f"replica on port {self.port} to apply {want}", timeout=timeout,
+                 alive=self.alive, log=self.log)
+
+    def promote(self):
+        """Make this replica a primary: STOP SLAVE; RESET SLAVE ALL; read_only off."""
+        self.sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0")
 
     def _pidfile_pid(self):
         try:

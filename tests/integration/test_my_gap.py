@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Issue 3: the checkpointed binlog is purged from the server while tagpurge
-is down: on restart it logs the gap loudly, purges the fallback tags of every
-mapped table and the configured gap_tags (a tag every page carries makes it a
-full purge), and continues from the oldest binlog still there.  Then a
-server that stops answering (SIGSTOP) is detected by the heartbeat/read
-timeout and reconnected; nothing is lost."""
+is down: on restart the GTID dump fails with error 1236 and tagpurge logs the
+gap loudly, purges the fallback tags of every mapped table and the configured
+gap_tags (a tag every page carries makes it a full purge), and continues from
+the server's current end (not its oldest binlog).  Then a server that stops
+answering (SIGSTOP) is detected by the heartbeat/read timeout and reconnected;
+nothing is lost.  Last, the checkpoint's server identity: with a GTID state a
+different identity is no gap (the GTID is found); without one (the file:pos
+path) it is, and so is an unreadable checkpoint."""
+import json
 import sys
 import time
 
@@ -33,9 +37,11 @@ def body(c):
         c.my.sql(f"PURGE BINARY LOGS TO '{newest}'")
         return c.my.sql("SHOW BINARY LOGS").split("\t")[0] == newest
     tp.wait(purged, "PURGE BINARY LOGS to take effect", 15, step=0.2)
+    end = c.position()
     c.start()
-    tp.wait(lambda: "GAP:" in c.log.read_text(), "the gap to be logged", 10)
-    c.wait_confirmed((newest, 4))
+    # The broad purge sits at the server's end, and streaming goes on from there.
+    c.wait_gap_1236_at(end, timeout=10)
+    c.wait_confirmed(end)
     for t in ("product-list", "names", "site"):  # every mapped table's fallback + gap_tags
         c.assert_purged(0, t, before[0, t])
     # product-2 was written in a purged file: only the broad purge covers it.
@@ -55,9 +61,26 @@ def body(c):
     tp.check(log.count("source my: streaming") >= 3, "no reconnection after the frozen server")
     c.stop()
 
-    # A checkpoint from another server, then an unreadable one: both are gaps.
-    for why, edit in (("the server is not the one the checkpoint came from",
-                       lambda st: st.replace('"server": "', '"server": "other-')),
+    # Another server's identity with a GTID state: resumed by GTID, no gap.
+    c.state.write_text(c.state.read_text().replace('"server": "', '"server": "other-'))
+    before = c.warm_all(["product-list", "names", "name-m"], nodes=[0])
+    mark = c.log.read_text().count("GAP:")
+    c.start()
+    end = c.commit("UPDATE names SET name = 'm' WHERE id = 1")
+    c.wait_confirmed(end)
+    c.assert_purged(0, "name-m", before[0, "name-m"])
+    c.assert_cached(0, "product-list", before[0, "product-list"])
+    c.assert_cached(0, "names", before[0, "names"])
+    tp.check(c.log.read_text().count("GAP:") == mark, "a GTID resume on another identity gapped")
+    c.stop()
+
+    # Another server's identity without a GTID state (file:pos), then an
+    # unreadable checkpoint: both are gaps.
+    def other_no_gtid(st):
+        st = json.loads(st)
+        st["server"], st["gtid"] = "other-" + st["server"], ""
+        return json.dumps(st)
+    for why, edit in (("the server is not the one the checkpoint came from", other_no_gtid),
                       ("the checkpoint file is unreadable", lambda st: st[:10])):
         c.state.write_text(edit(c.state.read_text()))
         before = c.warm_all(["product-list", "names"], nodes=[0])

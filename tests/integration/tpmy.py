@@ -76,11 +76,25 @@ class MyCase(tp.Case):
         tp.wait(lambda: self.confirmed() >= target,
                 f"checkpoint to reach {target} (at {self.confirmed()})", timeout)
 
+    def wait_gap_1236_at(self, end, timeout=15.0):
+        """Wait for the first GAP line: it must name error 1236 and continue at end
+        (file, pos), the server's end, and streaming must start there."""
+        tp.wait(lambda: "GAP:" in self.log.read_text(), "the gap to be logged", timeout)
+        gap = [l for l in self.log.read_text().splitlines() if "GAP:" in l][0]
+        tp.check("error 1236" in gap, f"the gap does not name error 1236: {gap}")
+        tp.check(gap.endswith(f"continuing from {end[0]}:{end[1]}"),
+                 f"the gap does not continue from the server's end {end}: {gap}")
+        tp.wait(lambda: f"reading binlog from {end[0]}:{end[1]} " in self.log.read_text(),
+                f"streaming to start at the end {end}", timeout)
+        return gap
+
     def config(self, sinks, delivery=None, mapping_=None, extra=None):
         src = {"name": "my", "type": "mysql", "host": "127.0.0.1", "port": self.my.port,
                "user": "repl", "password_env": "TAGPURGE_MY_PASSWORD",
                "server_id": self.server_id}
         src.update(extra or {})
+        if "hosts" in src:  # the list form replaces host/port
+            del src["host"], src["port"]
         cfg = {"state_dir": str(self.tmp / "state"), "mapping": mapping_ or mapping(self.db),
                "sources": [src], "sinks": sinks,
                "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,
