@@ -236,7 +236,8 @@ compute_wanted(struct my_cascade *s, const struct tagmap *map)
                     push_str(&work, &nwork, &maxwork, s->e[i].parent);
             }
     free(work);
-    qsort(s->wanted, s->nwanted, sizeof *s->wanted, cmp_str);
+    if (s->nwanted > 0) /* qsort(NULL, 0) is undefined */
+        qsort(s->wanted, s->nwanted, sizeof *s->wanted, cmp_str);
 }
 
 static void
@@ -245,7 +246,7 @@ prepare(struct my_cascade *s, const struct tagmap *map)
     CHECK_OBJ_NOTNULL(s, MY_CASCADE_MAGIC);
     if (!s->dirty && s->bound == map)
         return;
-    if (s->dirty)
+    if (s->dirty && s->n > 0)
         qsort(s->e, s->n, sizeof *s->e, cmp_edge); /* wanted[] points into e[]: recomputed */
     tagmap_unref(&s->bound);
     s->bound = tagmap_ref(map);
@@ -256,7 +257,8 @@ prepare(struct my_cascade *s, const struct tagmap *map)
 static int
 is_wanted(const struct my_cascade *s, const char *table)
 {
-    return (bsearch(&table, s->wanted, s->nwanted, sizeof *s->wanted, cmp_str) != NULL);
+    return (s->nwanted > 0 &&
+            bsearch(&table, s->wanted, s->nwanted, sizeof *s->wanted, cmp_str) != NULL);
 }
 
 int
