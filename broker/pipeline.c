@@ -67,6 +67,8 @@ struct source {
     struct src_pos confirmed, server;
     int has_confirmed, has_server;
     int64_t last_commit_us;
+    /* Log the checkpoint moved past while a node was dirty: what a dead node would hold. */
+    uint64_t released_bytes, released_txns;
     size_t pending; /* entries in head..tail: committed, not yet confirmed */
     struct waiter *waiters;
 };
@@ -166,6 +168,30 @@ waiters_check(struct source *s)
     }
 }
 
+/*
+ * The log bytes between two positions of one source, where they tell: LSNs
+ * (PostgreSQL), or offsets in one binlog file (a rotation counts the new
+ * file's offset only: a lower bound).
+ */
+static uint64_t
+pos_bytes(const struct src_pos *from, const struct src_pos *to)
+{
+    if (from->lsn != 0 && to->lsn > from->lsn)
+        return (to->lsn - from->lsn);
+    if (from->lsn == 0 && to->lsn == 0 && strcmp(from->name, to->name) == 0)
+        return (to->off > from->off ? to->off - from->off : 0);
+    return (to->lsn == 0 ? to->off : 0);
+}
+
+/* The checkpoint moves to to past ntxns transactions while some node is dirty. */
+static void
+source_released(struct source *s, const struct src_pos *to, int ntxns)
+{
+    if (s->has_confirmed)
+        s->released_bytes += pos_bytes(&s->confirmed, to);
+    s->released_txns += (uint64_t)ntxns;
+}
+
 /* Confirm the newest position whose transaction and all older ones are done. */
 static void
 source_advance(struct source *s)
@@ -178,7 +204,7 @@ source_advance(struct source *s)
     while (s->head != NULL && s->head->done) {
         c = s->head;
         last = c->pos;
-        any = 1;
+        any++;
         s->pending--;
         s->head = c->next;
         if (s->head == NULL)
@@ -187,6 +213,8 @@ source_advance(struct source *s)
     }
     if (!any)
         return;
+    if (fanout_ndirty(s->p->fanout) > 0)
+        source_released(s, &last, any);
     stats.checkpoints++;
     s->checkpoints++;
     s->confirmed = last;
@@ -832,6 +860,13 @@ metrics_sources(const struct pipeline *p, struct sbuf *out)
     SOURCE_METRIC(out, p, "tagpurge_source_checkpoints_total", "counter",
                   "Checkpoint advances confirmed to the source", "%llu",
                   (unsigned long long)s->checkpoints);
+    SOURCE_METRIC(out, p, "tagpurge_source_released_bytes_total", "counter",
+                  "Log bytes the checkpoint passed while a node was dirty (down past "
+                  "flush_after_down_s): the WAL/binlog retention a dead node did not hold",
+                  "%llu", (unsigned long long)s->released_bytes);
+    SOURCE_METRIC(out, p, "tagpurge_source_released_transactions_total", "counter",
+                  "Transactions confirmed while a node was dirty", "%llu",
+                  (unsigned long long)s->released_txns);
     metric_head(out, "tagpurge_source_lag_bytes", "gauge",
                 "Server log end minus the checkpoint (PostgreSQL: WAL bytes)");
     for (i = 0; i < p->nsources; i++) {

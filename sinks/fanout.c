@@ -1460,6 +1460,20 @@ fanout_nnodes(const struct fanout *f)
     return (n);
 }
 
+size_t
+fanout_ndirty(const struct fanout *f)
+{
+    const struct fsink *fs;
+    const struct node *n;
+    size_t k = 0;
+
+    CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
+    for (fs = f->sinks; fs != NULL; fs = fs->next)
+        for (n = fs->nodes; n != NULL && !fs->removed; n = n->next)
+            k += n->dirty != 0;
+    return (k);
+}
+
 void
 fanout_foreach_node(const struct fanout *f, void (*cb)(void *, const struct node_info *), void *arg)
 {

@@ -79,6 +79,8 @@ struct node_info {
 void fanout_foreach_node(const struct fanout *, void (*cb)(void *arg, const struct node_info *),
                          void *arg);
 
+/* Nodes that are dirty now: down past flush_after_down_s, or marked in dirty.json. */
+size_t fanout_ndirty(const struct fanout *);
 /* 1 when the configuration names no node at all (not even a dns:// one). */
 int fanout_empty(const struct fanout *);
 

@@ -126,6 +126,11 @@ def scenario(c, variant, retention):
     rel = node_metric(c, "tagpurge_node_dirty_releases_total", url)
     tp.check(rel is not None and rel >= 2, f"tagpurge_node_dirty_releases_total {rel}")
     tp.check(c.stats()["dirty_releases"] >= 2, "stats dirty_releases")
+    src = c.cfg_path and json.loads(c.cfg_path.read_text())["sources"][0]["name"]
+    released = c.metrics().get(f'tagpurge_source_released_bytes_total{{source="{src}"}}')
+    print(f"log retention released while dirty: {released} bytes")
+    tp.check(released is not None and released > 0,
+             f"tagpurge_source_released_bytes_total {released}")
     if variant == "remove":
         return removal(c, url, sink)
     if variant == "dns":
