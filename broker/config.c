@@ -4,10 +4,10 @@
 
 #include "../connectors/connector.h"
 #include "../sinks/sink.h"
-#include "cfg.h"
+#include "lib/cfg.h"
 #include "config.h"
-#include "obj.h"
-#include "sbuf.h"
+#include "lib/obj.h"
+#include "lib/sbuf.h"
 #include "tagmap.h"
 
 static const char *const top_keys[] = {

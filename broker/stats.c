@@ -1,8 +1,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "log.h"
-#include "sbuf.h"
+#include "lib/log.h"
+#include "lib/sbuf.h"
 #include "stats.h"
 
 struct tp_stats stats;

@@ -1,7 +1,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "obj.h"
+#include "lib/obj.h"
 #include "tagset.h"
 
 struct tagset {

@@ -1,7 +1,7 @@
 #include <string.h>
 
-#include "log.h"
-#include "obj.h"
+#include "lib/log.h"
+#include "lib/obj.h"
 #include "tagmap.h"
 #include "tagset.h"
 #include "txn.h"

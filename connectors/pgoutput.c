@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
 #include "pgoutput.h"
 
 /*

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "../broker/config.h"
-#include "../broker/log.h"
-#include "../broker/obj.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
 #include "../broker/tagmap.h"
 #include "../broker/tagset.h"
 #include "../broker/txn.h"

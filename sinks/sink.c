@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/cfg.h"
-#include "../broker/obj.h"
-#include "../broker/secret.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/secret.h"
 #include "discover.h"
 #include "http.h"
 #include "sink.h"
@@ -44,7 +44,7 @@ reqlist_add(struct reqlist *l, const char *method)
 {
     struct http_req *r;
 
-    l->v = tp_realloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v = tp_grow(l->v, l->n, sizeof *l->v);
     r = &l->v[l->n++];
     memset(r, 0, sizeof *r);
     r->method = tp_strdup(method);
@@ -56,7 +56,7 @@ req_add_header(struct http_req *r, const char *name, const char *value)
 {
     size_t n = strlen(name) + strlen(value) + 3;
 
-    r->headers = tp_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
+    r->headers = tp_grow(r->headers, r->nheaders, sizeof *r->headers);
     r->headers[r->nheaders] = tp_malloc(n);
     snprintf(r->headers[r->nheaders], n, "%s: %s", name, value);
     r->nheaders++;
@@ -65,7 +65,7 @@ req_add_header(struct http_req *r, const char *name, const char *value)
 void
 req_add_line(struct http_req *r, const char *line)
 {
-    r->headers = tp_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
+    r->headers = tp_grow(r->headers, r->nheaders, sizeof *r->headers);
     r->headers[r->nheaders++] = tp_strdup(line);
 }
 
@@ -205,7 +205,7 @@ parse_header_obj(const json_t *h, char ***lines, size_t *nlines, struct cfg_ctx 
             return (rv);
         }
         n = strlen(k) + strlen(val) + 3;
-        *lines = tp_realloc(*lines, (*nlines + 1) * sizeof(char *));
+        *lines = tp_grow(*lines, *nlines, sizeof(char *));
         (*lines)[*nlines] = tp_malloc(n);
         snprintf((*lines)[(*nlines)++], n, "%s: %s", k, val);
         memset(val, 0, strlen(val));
