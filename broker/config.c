@@ -1,11 +1,13 @@
+/* Configuration loading (config.h): the top-level keys, the sources and sinks they name, and
+ * the mapping file; owns the struct config it returns until config_destroy(). */
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../connectors/connector.h"
 #include "../sinks/sink.h"
-#include "lib/cfg.h"
 #include "config.h"
+#include "lib/cfg.h"
 #include "lib/obj.h"
 #include "lib/sbuf.h"
 #include "tagmap.h"

@@ -16,19 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../connectors/replay.h"
 #include "../connectors/connector.h"
+#include "../connectors/replay.h"
 #include "../sinks/discover.h"
 #include "../sinks/http.h"
 #include "../sinks/sink.h"
-#include "lib/cfg.h"
 #include "config.h"
+#include "lib/cfg.h"
 #include "lib/log.h"
-#include "notify.h"
 #include "lib/obj.h"
+#include "notify.h"
 #include "pipeline.h"
-#include "status.h"
 #include "stats.h"
+#include "status.h"
 #include "tagmap.h"
 #include "tagset.h"
 

@@ -1,3 +1,5 @@
+/* sd_notify(3) spoken directly (notify.h): owns the datagram socket to $NOTIFY_SOCKET and the
+ * watchdog timer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -11,8 +13,8 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "notify.h"
 #include "lib/obj.h"
+#include "notify.h"
 
 /* STATUS= is refreshed at least this often, watchdog or not. */
 #define STATUS_PERIOD_MS 5000

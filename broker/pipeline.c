@@ -1,3 +1,5 @@
+/* The pipeline (pipeline.h): owns the sources, their in-flight transactions and checkpoints,
+ * the coalescing batches, the fan-out and the /v1/wait waiters; /metrics and /readyz text. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,8 +13,8 @@
 #include "lib/list.h"
 #include "lib/log.h"
 #include "lib/obj.h"
-#include "pipeline.h"
 #include "lib/sbuf.h"
+#include "pipeline.h"
 #include "stats.h"
 #include "tagmap.h"
 #include "tagset.h"

@@ -1,3 +1,5 @@
+/* The process-wide counters (stats.h): the one struct stats, its log dump and its /metrics lines.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* The status HTTP server (status.h): owns the listener and each open connection on the loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -5,8 +6,8 @@
 #include "lib/list.h"
 #include "lib/log.h"
 #include "lib/obj.h"
-#include "pipeline.h"
 #include "lib/sbuf.h"
+#include "pipeline.h"
 #include "status.h"
 
 #define REQ_MAX 8192 /* request head limit: a status client sends a line and a few headers */

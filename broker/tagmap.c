@@ -1,3 +1,5 @@
+/* The table -> tag mapping (tagmap.h): compiling the JSON rules into entries and templates it
+ * owns, and applying them to row changes. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>

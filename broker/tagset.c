@@ -1,3 +1,4 @@
+/* The deduplicating tag set (tagset.h): an open-addressing hash that owns a copy of every tag. */
 #include <stdint.h>
 #include <string.h>
 

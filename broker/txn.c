@@ -1,3 +1,5 @@
+/* One transaction's tags while it is read (txn.h): owns its tag set, the touched tables and the
+ * broadening decision when the bound is passed. */
 #include <string.h>
 
 #include "lib/log.h"

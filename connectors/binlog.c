@@ -1,3 +1,5 @@
+/* The binlog event decoder (binlog.h): owns the table-map cache and the transaction state
+ * between BEGIN/GTID and XID/COMMIT; committed transactions go out through callbacks. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>

@@ -57,8 +57,8 @@
 #include "binlog.h"
 #include "binlog_fetch.h"
 #include "connector.h"
-#include "my_cascade.h"
 #include "gtid.h"
+#include "my_cascade.h"
 
 #define QUEUE_CAP 256
 

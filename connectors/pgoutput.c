@@ -1,3 +1,4 @@
+/* The pgoutput v1 message decoder (pgoutput.h): one message in, one callback out; owns nothing. */
 #include <string.h>
 
 #include "../broker/lib/obj.h"

@@ -1,3 +1,4 @@
+/* The PostgreSQL connector's relations and row changes (pgrel.h): owns the relation cache. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* `tagpurge replay` (replay.h): reads binlog files and prints or sends each transaction's tags. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>

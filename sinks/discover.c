@@ -1,3 +1,5 @@
+/* Node discovery helpers (discover.h): parsing dns:// specs, hosts-file lookups and
+ * addrinfo results turned into node URLs the caller owns. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>

@@ -1,3 +1,5 @@
+/* The fan-out (fanout.h): owns every purge, sink, node and discovery entry; the tiers, the node
+ * state machine, the rate bucket, the rebound and reload reconciliation. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* The HTTP engine (http.h): owns the curl multi handle, its libuv timer and one uv_poll per
+ * socket curl opens, and each transfer until its callback returns. */
 #include <curl/curl.h>
 #include <string.h>
 

@@ -1,3 +1,5 @@
+/* The sink registry and the keys every sink shares (sink.h): owns each configured struct sink,
+ * its nodes and extra header lines, and builds request lists from tags. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* Logging (log.h): the level, the line format (text, JSON, journal) and one write per line. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
