@@ -9,6 +9,7 @@
 #include "config.h"
 #include "lib/cfg.h"
 #include "lib/obj.h"
+#include "lib/strv.h"
 #include "lib/sbuf.h"
 #include "tagmap.h"
 
@@ -449,9 +450,7 @@ config_destroy(struct config **cp)
     for (i = 0; i < c->nsinks; i++)
         sink_destroy(&c->sinks[i]);
     free(c->sinks);
-    for (i = 0; i < c->nwarnings; i++)
-        free(c->warnings[i]);
-    free(c->warnings);
+    strv_free(c->warnings, c->nwarnings);
     tagmap_unref(&c->map);
     free(c->map_sig);
     free(c->restart_sig);

@@ -98,8 +98,7 @@ add_col(struct tagmap_entry *e, const char *col)
     for (i = 0; i < e->ncols; i++)
         if (strcmp(e->cols[i], col) == 0)
             return;
-    e->cols = tp_grow(e->cols, e->ncols, sizeof *e->cols);
-    e->cols[e->ncols++] = tp_strdup(col);
+    strv_push(&e->cols, &e->ncols, col);
 }
 
 static void

@@ -7,6 +7,7 @@
 
 #include "../broker/lib/log.h"
 #include "../broker/lib/obj.h"
+#include "../broker/lib/strv.h"
 #include "binlog.h"
 #include "binlog_value.h"
 #include "gtid.h"
@@ -216,9 +217,7 @@ bl_destroy(struct bl_decoder **dp)
     for (i = 0; i < d->ntables; i++)
         table_free(&d->tables[i]);
     free(d->tables);
-    for (i = 0; i < d->nposnames; i++)
-        free(d->posnames[i]);
-    free(d->posnames);
+    strv_free(d->posnames, d->nposnames);
     bl_out_free(&d->val);
     free(d->oldv);
     free(d->newv);

@@ -51,6 +51,7 @@
 #include "../broker/lib/obj.h"
 #include "../broker/lib/secret.h"
 #include "../broker/lib/statefile.h"
+#include "../broker/lib/strv.h"
 #include "../broker/tagmap.h"
 #include "../broker/tagset.h"
 #include "../broker/txn.h"
@@ -799,13 +800,10 @@ static void
 names_drop(struct my *m, const char *table)
 {
     struct my_names *n = names_find(m, table);
-    size_t i;
 
     if (n == NULL)
         return;
-    for (i = 0; i < n->n; i++)
-        free(n->cols[i]);
-    free(n->cols);
+    strv_free(n->cols, n->n);
     free(n->table);
     *n = m->names[--m->nnames];
 }
@@ -831,8 +829,7 @@ names_load(struct my *m, const char *table, struct my_names *n)
     if (mysql_query(m->meta, q) != 0 || (res = mysql_store_result(m->meta)) == NULL)
         return;
     while ((row = mysql_fetch_row(res)) != NULL) {
-        n->cols = tp_grow(n->cols, n->n, sizeof *n->cols);
-        n->cols[n->n++] = tp_strdup(row[0] ? row[0] : "");
+        strv_push(&n->cols, &n->n, row[0] ? row[0] : "");
     }
     mysql_free_result(res);
 }

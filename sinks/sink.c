@@ -8,6 +8,7 @@
 #include "../broker/lib/cfg.h"
 #include "../broker/lib/obj.h"
 #include "../broker/lib/secret.h"
+#include "../broker/lib/strv.h"
 #include "discover.h"
 #include "http.h"
 #include "sink.h"
@@ -525,9 +526,7 @@ sink_destroy(struct sink **sp)
         s->impl->destroy(s->priv);
     for (i = 0; i < s->nnodes; i++)
         free(s->nodes[i]);
-    for (i = 0; i < s->common.nextra; i++)
-        free(s->common.extra[i]);
-    free(s->common.extra);
+    strv_free(s->common.extra, s->common.nextra);
     req_clear(&s->flush);
     free(s->after);
     free(s->ca_file);
