@@ -138,8 +138,7 @@ waiters_check(struct source *s)
 {
     struct waiter *w, *next;
 
-    LIST_FOREACH_SAFE(w, next, &s->waiters, struct waiter, link)
-    {
+    LIST_FOREACH_SAFE (w, next, &s->waiters, struct waiter, link) {
         if (s->has_confirmed && s->cfg->impl->pos_reached(&s->confirmed, w->want) == 1)
             waiter_end(w, 200, "{\"purged\": true}\n");
     }

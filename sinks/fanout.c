@@ -346,11 +346,11 @@ entry_send(struct fanout *f, struct purge *p, struct entry *e, struct fsink *fs)
 
     e->st = E_SENT;
     e->pending = 0;
-    LIST_FOREACH(n, &fs->nodes, struct node, link)
-    e->pending++;
+    LIST_FOREACH (n, &fs->nodes, struct node, link)
+        e->pending++;
     p->hold++; /* a node could release p before the loop ends */
-    LIST_FOREACH(n, &fs->nodes, struct node, link)
-    node_enqueue(n, p);
+    LIST_FOREACH (n, &fs->nodes, struct node, link)
+        node_enqueue(n, p);
     tag_unref(p); /* the entry's hold passed to the nodes */
     if (e->st == E_SENT && e->pending == 0)
         entry_done(f, p, e);
@@ -1034,9 +1034,9 @@ fsink_node(const struct fsink *fs, const char *url)
 {
     struct node *n;
 
-    LIST_FOREACH(n, &fs->nodes, struct node, link)
-    if (strcmp(n->url, url) == 0)
-        return (n);
+    LIST_FOREACH (n, &fs->nodes, struct node, link)
+        if (strcmp(n->url, url) == 0)
+            return (n);
     return (NULL);
 }
 
@@ -1076,8 +1076,8 @@ disc_apply(struct disc *d, char **urls, size_t nurls)
             log_info("sink %s: %s no longer resolves to %s: node dropped", fs->name, d->spec,
                      n->url);
             node_destroy(n, 1);
-            next = LIST_FIRST(&fs->nodes, struct node,
-                              link); /* releasing may have changed the list? restart safely */
+            /* releasing may have changed the list? restart safely */
+            next = LIST_FIRST(&fs->nodes, struct node, link);
         }
     }
     for (i = 0; i < nurls; i++)
@@ -1087,8 +1087,8 @@ disc_apply(struct disc *d, char **urls, size_t nurls)
     fanout_prune_marks(fs->f); /* an address gone from the name is a removed node */
     if (!was_ready && fsink_ready(fs)) {
         struct purge *p, *pn;
-        LIST_FOREACH_SAFE(p, pn, &fs->f->live, struct purge, live)
-        purge_advance_all(fs->f, p);
+        LIST_FOREACH_SAFE (p, pn, &fs->f->live, struct purge, live)
+            purge_advance_all(fs->f, p);
     }
 }
 
@@ -1248,8 +1248,7 @@ fsink_sync_nodes(struct fsink *fs)
     struct disc *d, **dp;
     size_t i;
 
-    LIST_FOREACH_SAFE(n, next, &fs->nodes, struct node, link)
-    {
+    LIST_FOREACH_SAFE (n, next, &fs->nodes, struct node, link) {
         if (!spec_listed(fs->sink, n->spec != NULL ? n->spec : n->url))
             node_destroy(n, 1);
     }
@@ -1325,14 +1324,14 @@ fanout_reconfigure(struct fanout *f, struct sink *const *sinks, size_t nsinks,
             log_info("sink %s added", fs->name);
         }
         fs->sink = sinks[i];
-        LIST_FOREACH(n, &fs->nodes, struct node, link)
-        n->renew_xfer = 1;
+        LIST_FOREACH (n, &fs->nodes, struct node, link)
+            n->renew_xfer = 1;
         fsink_sync_nodes(fs);
     }
     fanout_prune_marks(f);
     /* Entries of removed sinks finish; waiting ones may go under the new tiers. */
-    LIST_FOREACH_SAFE(p, pn, &f->live, struct purge, live)
-    purge_advance_all(f, p);
+    LIST_FOREACH_SAFE (p, pn, &f->live, struct purge, live)
+        purge_advance_all(f, p);
 }
 
 int

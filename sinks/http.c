@@ -261,11 +261,11 @@ http_close(struct http *h, void (*done)(void *), void *arg)
     /* Cleanup closes curl's cached connections; close any poll it left. */
     (void)curl_multi_cleanup(h->multi);
     h->multi = NULL;
-    LIST_FOREACH(hs, &h->socks, struct http_sock, link)
-    if (!uv_is_closing((uv_handle_t *)&hs->poll)) {
-        uv_poll_stop(&hs->poll);
-        uv_close((uv_handle_t *)&hs->poll, sock_closed);
-    }
+    LIST_FOREACH (hs, &h->socks, struct http_sock, link)
+        if (!uv_is_closing((uv_handle_t *)&hs->poll)) {
+            uv_poll_stop(&hs->poll);
+            uv_close((uv_handle_t *)&hs->poll, sock_closed);
+        }
     uv_timer_stop(&h->timer);
     uv_close((uv_handle_t *)&h->timer, timer_closed);
 }
