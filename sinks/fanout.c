@@ -140,7 +140,7 @@ struct disc {
     struct dns_spec d;
     uv_getaddrinfo_t req;
     int busy, ok_once, removed;
-    struct disc *next;
+    struct list_link link; /* its fsink's discs */
 };
 
 struct fsink {
@@ -153,7 +153,7 @@ struct fsink {
     int removed;
     struct list_head nodes;
     size_t nnodes;
-    struct disc *discs;
+    struct list_head discs;
     struct dueq delayq;
     uv_timer_t delay_timer;
     double tokens;
@@ -331,7 +331,7 @@ fsink_ready(const struct fsink *fs)
 {
     const struct disc *d;
 
-    for (d = fs->discs; d != NULL; d = d->next)
+    LIST_FOREACH (d, &fs->discs, struct disc, link)
         if (!d->removed && !d->ok_once)
             return (0);
     return (1);
@@ -1166,7 +1166,8 @@ discover_cb(uv_timer_t *t)
 
     CAST_OBJ_NOTNULL(f, t->data, FANOUT_MAGIC);
     for (fs = f->sinks; fs != NULL; fs = fs->next)
-        for (d = fs->discs; d != NULL && !fs->removed; d = d->next)
+        for (d = LIST_FIRST(&fs->discs, struct disc, link); d != NULL && !fs->removed;
+             d = LIST_NEXT(d, struct disc, link))
             if (!d->removed) {
                 disc_start(d);
                 pending |= !d->ok_once;
@@ -1224,12 +1225,13 @@ spec_listed(const struct sink *s, const char *spec)
 }
 
 /*
- * d is off its sink's list: free it, or, while its lookup is out, mark it
+ * Take d off its sink's list and free it, or, while its lookup is out, mark it
  * removed and let gai_cb free it (cancel: ask libuv to cut the lookup short).
  */
 static void
 disc_drop(struct disc *d, int cancel)
 {
+    list_remove(&d->link);
     d->removed = 1;
     if (d->busy) {
         if (cancel)
@@ -1245,21 +1247,16 @@ static void
 fsink_sync_nodes(struct fsink *fs)
 {
     struct node *n, *next;
-    struct disc *d, **dp;
+    struct disc *d, *dn;
     size_t i;
 
     LIST_FOREACH_SAFE (n, next, &fs->nodes, struct node, link) {
         if (!spec_listed(fs->sink, n->spec != NULL ? n->spec : n->url))
             node_destroy(n, 1);
     }
-    for (dp = &fs->discs; (d = *dp) != NULL;) {
-        if (spec_listed(fs->sink, d->spec)) {
-            dp = &d->next;
-            continue;
-        }
-        *dp = d->next;
-        disc_drop(d, 0);
-    }
+    LIST_FOREACH_SAFE (d, dn, &fs->discs, struct disc, link)
+        if (!spec_listed(fs->sink, d->spec))
+            disc_drop(d, 0);
     for (i = 0; i < sink_nnodes(fs->sink); i++) {
         const char *u = sink_node(fs->sink, i);
         if (!discover_is_dns(u)) {
@@ -1267,7 +1264,8 @@ fsink_sync_nodes(struct fsink *fs)
                 (void)node_new(fs, u, NULL);
             continue;
         }
-        for (d = fs->discs; d != NULL && strcmp(d->spec, u) != 0; d = d->next)
+        for (d = LIST_FIRST(&fs->discs, struct disc, link); d != NULL && strcmp(d->spec, u) != 0;
+             d = LIST_NEXT(d, struct disc, link))
             ;
         if (d != NULL)
             continue;
@@ -1275,8 +1273,7 @@ fsink_sync_nodes(struct fsink *fs)
         d->fs = fs;
         d->spec = tp_strdup(u);
         AZ(discover_parse(u, &d->d)); /* sink.c validated it */
-        d->next = fs->discs;
-        fs->discs = d;
+        list_insert_head(&fs->discs, &d->link);
         disc_start(d);
     }
 }
@@ -1291,10 +1288,8 @@ fsink_remove(struct fsink *fs)
     log_info("sink %s removed", fs->name);
     while ((n = LIST_FIRST(&fs->nodes, struct node, link)) != NULL)
         node_destroy(n, 1);
-    while ((d = fs->discs) != NULL) {
-        fs->discs = d->next;
+    while ((d = LIST_FIRST(&fs->discs, struct disc, link)) != NULL)
         disc_drop(d, 0);
-    }
 }
 
 void
@@ -1412,7 +1407,7 @@ fanout_empty(const struct fanout *f)
 
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
     for (fs = f->sinks; fs != NULL; fs = fs->next)
-        if (!fs->removed && (fs->nnodes > 0 || fs->discs != NULL))
+        if (!fs->removed && (fs->nnodes > 0 || !list_empty(&fs->discs)))
             return (0);
     return (1);
 }
@@ -1512,10 +1507,8 @@ fanout_close(struct fanout *f, void (*done)(void *), void *arg)
     for (fs = f->sinks; fs != NULL; fs = fs->next) {
         while ((n = LIST_FIRST(&fs->nodes, struct node, link)) != NULL)
             node_destroy(n, 0);
-        while ((d = fs->discs) != NULL) {
-            fs->discs = d->next;
+        while ((d = LIST_FIRST(&fs->discs, struct disc, link)) != NULL)
             disc_drop(d, 1);
-        }
         uv_timer_stop(&fs->delay_timer);
         uv_close((uv_handle_t *)&fs->delay_timer, delay_closed);
     }
