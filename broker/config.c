@@ -1,13 +1,16 @@
+/* Configuration loading (config.h): the top-level keys, the sources and sinks they name, and
+ * the mapping file; owns the struct config it returns until config_destroy(). */
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../connectors/connector.h"
 #include "../sinks/sink.h"
-#include "cfg.h"
 #include "config.h"
-#include "obj.h"
-#include "sbuf.h"
+#include "lib/cfg.h"
+#include "lib/obj.h"
+#include "lib/strv.h"
+#include "lib/sbuf.h"
 #include "tagmap.h"
 
 static const char *const top_keys[] = {
@@ -447,9 +450,7 @@ config_destroy(struct config **cp)
     for (i = 0; i < c->nsinks; i++)
         sink_destroy(&c->sinks[i]);
     free(c->sinks);
-    for (i = 0; i < c->nwarnings; i++)
-        free(c->warnings[i]);
-    free(c->warnings);
+    strv_free(c->warnings, c->nwarnings);
     tagmap_unref(&c->map);
     free(c->map_sig);
     free(c->restart_sig);

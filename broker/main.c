@@ -16,19 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../connectors/replay.h"
 #include "../connectors/connector.h"
+#include "../connectors/replay.h"
 #include "../sinks/discover.h"
 #include "../sinks/http.h"
 #include "../sinks/sink.h"
-#include "cfg.h"
 #include "config.h"
-#include "log.h"
+#include "lib/cfg.h"
+#include "lib/log.h"
+#include "lib/obj.h"
 #include "notify.h"
-#include "obj.h"
 #include "pipeline.h"
-#include "status.h"
 #include "stats.h"
+#include "status.h"
 #include "tagmap.h"
 #include "tagset.h"
 
@@ -118,7 +118,7 @@ parse_opts(int argc, char **argv, struct opts *o)
             o->oldrow = optarg;
             break;
         case 'b':
-            o->binlogs = tp_realloc(o->binlogs, (o->nbinlogs + 1) * sizeof *o->binlogs);
+            o->binlogs = tp_grow(o->binlogs, o->nbinlogs, sizeof *o->binlogs);
             o->binlogs[o->nbinlogs++] = optarg;
             break;
         case 's':
@@ -141,7 +141,7 @@ parse_opts(int argc, char **argv, struct opts *o)
     }
     /* getopt moved the other file names after --binlog here, to the end. */
     while (o->binlogs != NULL && optind < argc) {
-        o->binlogs = tp_realloc(o->binlogs, (o->nbinlogs + 1) * sizeof *o->binlogs);
+        o->binlogs = tp_grow(o->binlogs, o->nbinlogs, sizeof *o->binlogs);
         o->binlogs[o->nbinlogs++] = argv[optind++];
     }
     if (optind < argc)

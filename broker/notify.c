@@ -1,3 +1,5 @@
+/* sd_notify(3) spoken directly (notify.h): owns the datagram socket to $NOTIFY_SOCKET and the
+ * watchdog timer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -9,9 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/obj.h"
 #include "notify.h"
-#include "obj.h"
 
 /* STATUS= is refreshed at least this often, watchdog or not. */
 #define STATUS_PERIOD_MS 5000
@@ -212,15 +215,12 @@ notify_ready(struct notify *n)
 void
 notify_reloading(struct notify *n)
 {
-    struct timespec ts;
     char msg[64];
 
     CHECK_OBJ_NOTNULL(n, NOTIFY_MAGIC);
     if (n->fd < 0)
         return;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-             (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, clock_mono_us());
     notify_send(n, msg);
 }
 

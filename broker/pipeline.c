@@ -1,3 +1,5 @@
+/* The pipeline (pipeline.h): owns the sources, their in-flight transactions and checkpoints,
+ * the coalescing batches, the fan-out and the /v1/wait waiters; /metrics and /readyz text. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,10 +9,12 @@
 #include "../connectors/connector.h"
 #include "../sinks/fanout.h"
 #include "config.h"
-#include "log.h"
-#include "obj.h"
+#include "lib/clock.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "lib/obj.h"
+#include "lib/sbuf.h"
 #include "pipeline.h"
-#include "sbuf.h"
 #include "stats.h"
 #include "tagmap.h"
 #include "tagset.h"
@@ -33,7 +37,7 @@ struct waiter {
     uv_timer_t timer;
     void (*answer)(void *arg, int status, const char *json);
     void *arg;
-    struct waiter *prev, *next;
+    struct list_link link; /* its source's waiters */
 };
 
 struct batch {
@@ -70,7 +74,7 @@ struct source {
     /* Log the checkpoint moved past while a node was dirty: what a dead node would hold. */
     uint64_t released_bytes, released_txns;
     size_t pending; /* entries in head..tail: committed, not yet confirmed */
-    struct waiter *waiters;
+    struct list_head waiters;
 };
 
 /* Delivery latency, commit -> every node acknowledged (seconds). */
@@ -110,24 +114,6 @@ struct pipeline {
     void *on_state_arg;
 };
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-}
-
-static int64_t
-wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-}
-
 static void
 waiter_closed(uv_handle_t *h)
 {
@@ -142,14 +128,7 @@ waiter_closed(uv_handle_t *h)
 static void
 waiter_end(struct waiter *w, int status, const char *json)
 {
-    struct source *s = w->s;
-
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        s->waiters = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
+    list_remove(&w->link);
     uv_timer_stop(&w->timer);
     if (json != NULL)
         w->answer(w->arg, status, json);
@@ -161,8 +140,7 @@ waiters_check(struct source *s)
 {
     struct waiter *w, *next;
 
-    for (w = s->waiters; w != NULL; w = next) {
-        next = w->next;
+    LIST_FOREACH_SAFE (w, next, &s->waiters, struct waiter, link) {
         if (s->has_confirmed && s->cfg->impl->pos_reached(&s->confirmed, w->want) == 1)
             waiter_end(w, 200, "{\"purged\": true}\n");
     }
@@ -242,7 +220,7 @@ batch_done(void *arg, int acked)
         return;
     }
     if (b->first_commit_us > 0) {
-        double sec = (double)(wall_us() - b->first_commit_us) / 1e6;
+        double sec = (double)(clock_wall_us() - b->first_commit_us) / 1e6;
         size_t k;
         for (k = 0; k < NLAT && sec > lat_bounds[k]; k++)
             ;
@@ -253,8 +231,8 @@ batch_done(void *arg, int acked)
     if (b->first_commit_us > 0 && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("purged %zu tags of %zu transactions on every node: %.1f ms after receipt, "
                   "%.1f ms after commit",
-                  b->ntags, b->nentries, (double)(now_ns() - b->first_commit_ns) / 1e6,
-                  (double)(wall_us() - b->first_commit_us) / 1e3);
+                  b->ntags, b->nentries, (double)(clock_mono_ns() - b->first_commit_ns) / 1e6,
+                  (double)(clock_wall_us() - b->first_commit_us) / 1e3);
     for (i = 0; i < b->nentries; i++)
         b->entries[i]->done = 1;
     free(b->entries);
@@ -313,7 +291,7 @@ batch_add(struct pipeline *p, struct ckpt *c, const struct txn *t, struct tagset
         b->tags = tagset_new();
         b->broad = tagset_new();
         b->broad_ok = 1;
-        b->first_commit_ns = now_ns();
+        b->first_commit_ns = clock_mono_ns();
         b->first_commit_us = commit_us;
         p->open = b;
         if (p->coalesce_ms > 0)
@@ -323,7 +301,7 @@ batch_add(struct pipeline *p, struct ckpt *c, const struct txn *t, struct tagset
     if (txn_broad(t, b->broad) != 0)
         b->broad_ok = 0;
     b->flush |= txn_gap(t);
-    b->entries = tp_realloc(b->entries, (b->nentries + 1) * sizeof *b->entries);
+    b->entries = tp_grow(b->entries, b->nentries, sizeof *b->entries);
     b->entries[b->nentries++] = c;
     if (p->coalesce_ms == 0)
         batch_close(p);
@@ -730,6 +708,7 @@ coalesce_closed(uv_handle_t *h)
 void
 pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
 {
+    struct waiter *w;
     size_t i;
 
     CHECK_OBJ_NOTNULL(p, PIPELINE_MAGIC);
@@ -737,8 +716,8 @@ pipeline_stop(struct pipeline *p, void (*done)(void *), void *arg)
     p->stopped_arg = arg;
     p->stopping_pending = (unsigned)p->nsources + 3;
     for (i = 0; i < p->nsources; i++)
-        while (p->sources[i].waiters != NULL)
-            waiter_end(p->sources[i].waiters, 503, "{\"error\": \"stopping\"}\n");
+        while ((w = LIST_FIRST(&p->sources[i].waiters, struct waiter, link)) != NULL)
+            waiter_end(w, 503, "{\"error\": \"stopping\"}\n");
     for (i = 0; i < p->nsources; i++)
         p->sources[i].cfg->impl->stop(p->sources[i].cfg->priv, part_stopped, p);
     /* An open batch was never submitted: it stays unconfirmed and is replayed. */
@@ -827,7 +806,7 @@ source_lag_s(const struct source *s)
     /* The oldest transaction not yet purged everywhere; 0 when none. */
     for (c = s->head; c != NULL; c = c->next)
         if (c->commit_us > 0)
-            return ((double)(wall_us() - c->commit_us) / 1e6);
+            return ((double)(clock_wall_us() - c->commit_us) / 1e6);
     return (0.0);
 }
 
@@ -1094,10 +1073,7 @@ pipeline_wait(struct pipeline *p, const char *source, const char *pos, long time
     AZ(uv_timer_init(p->loop, &w->timer));
     w->timer.data = w;
     AZ(uv_timer_start(&w->timer, waiter_timeout, (uint64_t)timeout_ms, 0));
-    w->next = s->waiters;
-    if (s->waiters != NULL)
-        s->waiters->prev = w;
-    s->waiters = w;
+    list_insert_head(&s->waiters, &w->link);
     return (w);
 }
 

@@ -1,8 +1,10 @@
+/* The process-wide counters (stats.h): the one struct stats, its log dump and its /metrics lines.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "log.h"
-#include "sbuf.h"
+#include "lib/log.h"
+#include "lib/sbuf.h"
 #include "stats.h"
 
 struct tp_stats stats;

@@ -1,11 +1,13 @@
+/* The status HTTP server (status.h): owns the listener and each open connection on the loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "obj.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "lib/obj.h"
+#include "lib/sbuf.h"
 #include "pipeline.h"
-#include "sbuf.h"
 #include "status.h"
 
 #define REQ_MAX 8192 /* request head limit: a status client sends a line and a few headers */
@@ -17,7 +19,7 @@ struct status {
     struct pipeline *p;
     uv_tcp_t listener;
     int port;
-    struct sconn *conns;
+    struct list_head conns;
     unsigned open; /* handles not yet closed */
     int closing;
     void (*done)(void *);
@@ -53,7 +55,7 @@ struct sconn {
     struct waiter *wait;
     uv_write_t wr;
     struct sbuf out;
-    struct sconn *prev, *next;
+    struct list_link link; /* the status server's open connections */
 };
 
 static void
@@ -72,8 +74,6 @@ sconn_closed(uv_handle_t *h)
 static void
 sconn_close(struct sconn *c)
 {
-    struct status *st = c->st;
-
     if (c->closing)
         return;
     c->closing = 1;
@@ -81,12 +81,7 @@ sconn_close(struct sconn *c)
         pipeline_wait_cancel(c->wait);
         c->wait = NULL;
     }
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        st->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    list_remove(&c->link);
     uv_close((uv_handle_t *)&c->tcp, sconn_closed);
 }
 
@@ -311,10 +306,7 @@ accept_cb(uv_stream_t *server, int status)
     AZ(uv_tcp_init(st->loop, &c->tcp));
     c->tcp.data = c;
     st->open++;
-    c->next = st->conns;
-    if (st->conns != NULL)
-        st->conns->prev = c;
-    st->conns = c;
+    list_insert_head(&st->conns, &c->link);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
         uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
         sconn_close(c);
@@ -414,7 +406,9 @@ status_close(struct status *st, void (*done)(void *), void *arg)
     st->closing = 1;
     st->done = done;
     st->done_arg = arg;
-    while (st->conns != NULL)
-        sconn_close(st->conns);
+    struct sconn *c;
+
+    while ((c = LIST_FIRST(&st->conns, struct sconn, link)) != NULL)
+        sconn_close(c);
     uv_close((uv_handle_t *)&st->listener, listener_closed);
 }

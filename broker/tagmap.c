@@ -1,9 +1,12 @@
+/* The table -> tag mapping (tagmap.h): compiling the JSON rules into entries and templates it
+ * owns, and applying them to row changes. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "cfg.h"
-#include "obj.h"
+#include "lib/cfg.h"
+#include "lib/obj.h"
+#include "lib/strv.h"
 #include "tagmap.h"
 #include "tagset.h"
 
@@ -95,8 +98,7 @@ add_col(struct tagmap_entry *e, const char *col)
     for (i = 0; i < e->ncols; i++)
         if (strcmp(e->cols[i], col) == 0)
             return;
-    e->cols = tp_realloc(e->cols, (e->ncols + 1) * sizeof *e->cols);
-    e->cols[e->ncols++] = tp_strdup(col);
+    strv_push(&e->cols, &e->ncols, col);
 }
 
 static void
@@ -104,7 +106,7 @@ tpl_add(struct tpl *t, const char *lit, size_t litlen, const char *col, size_t c
 {
     struct tpl_part *p;
 
-    t->parts = tp_realloc(t->parts, (t->nparts + 1) * sizeof *t->parts);
+    t->parts = tp_grow(t->parts, t->nparts, sizeof *t->parts);
     p = &t->parts[t->nparts++];
     memset(p, 0, sizeof *p);
     if (col != NULL) {
@@ -287,16 +289,6 @@ compile_entry(struct tagmap_entry *e, const char *table, const json_t *obj, stru
 }
 
 static void
-free_strv(char **v, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static void
 entry_free(struct tagmap_entry *e)
 {
     size_t i, j;
@@ -309,9 +301,9 @@ entry_free(struct tagmap_entry *e)
         free(e->tags[i].parts);
     }
     free(e->tags);
-    free_strv(e->fallback, e->nfallback);
-    free_strv(e->ignore, e->nignore);
-    free_strv(e->cols, e->ncols);
+    strv_free(e->fallback, e->nfallback);
+    strv_free(e->ignore, e->nignore);
+    strv_free(e->cols, e->ncols);
     free(e->table);
 }
 

@@ -1,7 +1,8 @@
+/* The deduplicating tag set (tagset.h): an open-addressing hash that owns a copy of every tag. */
 #include <stdint.h>
 #include <string.h>
 
-#include "obj.h"
+#include "lib/obj.h"
 #include "tagset.h"
 
 struct tagset {

@@ -1,7 +1,9 @@
+/* One transaction's tags while it is read (txn.h): owns its tag set, the touched tables and the
+ * broadening decision when the bound is passed. */
 #include <string.h>
 
-#include "log.h"
-#include "obj.h"
+#include "lib/log.h"
+#include "lib/obj.h"
 #include "tagmap.h"
 #include "tagset.h"
 #include "txn.h"

@@ -1,10 +1,13 @@
+/* The binlog event decoder (binlog.h): owns the table-map cache and the transaction state
+ * between BEGIN/GTID and XID/COMMIT; committed transactions go out through callbacks. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <zstd.h>
 
-#include "../broker/log.h"
-#include "../broker/obj.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/strv.h"
 #include "binlog.h"
 #include "binlog_value.h"
 #include "gtid.h"
@@ -183,7 +186,7 @@ table_slot(struct bl_decoder *d, uint64_t id)
             memmove(d->tables, d->tables + 1, (d->ntables - 1) * sizeof *d->tables);
             d->ntables--;
         }
-        d->tables = tp_realloc(d->tables, (d->ntables + 1) * sizeof *d->tables);
+        d->tables = tp_grow(d->tables, d->ntables, sizeof *d->tables);
         t = &d->tables[d->ntables++];
         memset(t, 0, sizeof *t);
     }
@@ -214,9 +217,7 @@ bl_destroy(struct bl_decoder **dp)
     for (i = 0; i < d->ntables; i++)
         table_free(&d->tables[i]);
     free(d->tables);
-    for (i = 0; i < d->nposnames; i++)
-        free(d->posnames[i]);
-    free(d->posnames);
+    strv_free(d->posnames, d->nposnames);
     bl_out_free(&d->val);
     free(d->oldv);
     free(d->newv);
@@ -732,7 +733,7 @@ tm_enum_strings(struct bl_table *t, struct rd *v, uint8_t which)
         for (j = 0; j < count; j++) {
             if (rd_lenenc(v, &n) != 0 || need(v, n) != 0)
                 return (-1);
-            t->enum_names = tp_realloc(t->enum_names, (t->nenum_names + 1) * sizeof(char *));
+            t->enum_names = tp_grow(t->enum_names, t->nenum_names, sizeof(char *));
             t->enum_names[t->nenum_names++] = tp_strndup((const char *)v->p, n);
             v->p += n;
         }

@@ -10,7 +10,7 @@
 #include <mysql.h>
 #include <mariadb_rpl.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
 #include "binlog_fetch.h"
 
 /* <mariadb_rpl.h> defines FL_ALLOW_PARALLEL with a trailing ';'; we need neither. */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
 #include "binlog_value.h"
 
 struct sink {

@@ -45,19 +45,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../broker/cfg.h"
-#include "../broker/log.h"
-#include "../broker/obj.h"
-#include "../broker/secret.h"
-#include "../broker/statefile.h"
+#include "../broker/lib/backoff.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/secret.h"
+#include "../broker/lib/statefile.h"
+#include "../broker/lib/strv.h"
 #include "../broker/tagmap.h"
 #include "../broker/tagset.h"
 #include "../broker/txn.h"
 #include "binlog.h"
 #include "binlog_fetch.h"
 #include "connector.h"
-#include "my_cascade.h"
 #include "gtid.h"
+#include "my_cascade.h"
 
 #define QUEUE_CAP 256
 
@@ -798,13 +800,10 @@ static void
 names_drop(struct my *m, const char *table)
 {
     struct my_names *n = names_find(m, table);
-    size_t i;
 
     if (n == NULL)
         return;
-    for (i = 0; i < n->n; i++)
-        free(n->cols[i]);
-    free(n->cols);
+    strv_free(n->cols, n->n);
     free(n->table);
     *n = m->names[--m->nnames];
 }
@@ -830,8 +829,7 @@ names_load(struct my *m, const char *table, struct my_names *n)
     if (mysql_query(m->meta, q) != 0 || (res = mysql_store_result(m->meta)) == NULL)
         return;
     while ((row = mysql_fetch_row(res)) != NULL) {
-        n->cols = tp_realloc(n->cols, (n->n + 1) * sizeof *n->cols);
-        n->cols[n->n++] = tp_strdup(row[0] ? row[0] : "");
+        strv_push(&n->cols, &n->n, row[0] ? row[0] : "");
     }
     mysql_free_result(res);
 }
@@ -849,7 +847,7 @@ cb_names(void *arg, const char *table, size_t ncols)
     struct my_names *n = names_find(m, table);
 
     if (n == NULL) {
-        m->names = tp_realloc(m->names, (m->nnames + 1) * sizeof *m->names);
+        m->names = tp_grow(m->names, m->nnames, sizeof *m->names);
         n = &m->names[m->nnames++];
         memset(n, 0, sizeof *n);
         n->table = tp_strdup(table);
@@ -1174,7 +1172,8 @@ static void
 reader_main(void *arg)
 {
     struct my *m = arg;
-    unsigned backoff = 500;
+    unsigned tries = 0; /* reconnects since the last clean session */
+    long backoff;
     struct my_pass ps;
     struct bl_callbacks cb = {m,         cb_mapped, cb_names,   cb_schema_changed,
                               cb_begin,  cb_change, cb_broaden, cb_statement,
@@ -1189,7 +1188,7 @@ reader_main(void *arg)
     while (!stopping(m)) {
         rv = session(m);
         if (rv == 0)
-            backoff = 500;
+            tries = 0;
         now = pass_step(m, &ps, rv);
         if (stopping(m))
             break;
@@ -1197,9 +1196,9 @@ reader_main(void *arg)
             cb_abort(m); /* the server resends the whole transaction */
         if (now)
             continue;
-        log_info("source %s: reconnecting in %u ms", m->name, backoff);
-        nap(m, backoff);
-        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+        backoff = backoff_delay(500, 30000, ++tries);
+        log_info("source %s: reconnecting in %ld ms", m->name, backoff);
+        nap(m, (unsigned)backoff);
     }
     bl_destroy(&m->dec);
     myc_destroy(&m->fk);

@@ -41,12 +41,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../broker/cfg.h"
-#include "../broker/log.h"
-#include "../broker/obj.h"
-#include "../broker/sbuf.h"
-#include "../broker/secret.h"
-#include "../broker/statefile.h"
+#include "../broker/lib/backoff.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/clock.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/sbuf.h"
+#include "../broker/lib/secret.h"
+#include "../broker/lib/statefile.h"
 #include "../broker/tagmap.h"
 #include "../broker/txn.h"
 #include "connector.h"
@@ -335,8 +337,7 @@ one_line(char *out, size_t len, const char *in)
 static void
 pg_schedule_reconnect(struct pg *pg, const char *why)
 {
-    long d = 500;
-    unsigned i;
+    long d;
     char msg[1024];
 
     /* why may be PQerrorMessage(pg->conn), which pg_disconnect() frees. */
@@ -346,10 +347,7 @@ pg_schedule_reconnect(struct pg *pg, const char *why)
     if (pg->state == PG_STREAMING)
         pg->core->state(pg->core->arg, 0);
     pg->failures++;
-    for (i = 1; i < pg->failures && d < 30000; i++)
-        d *= 2;
-    if (d > 30000)
-        d = 30000;
+    d = backoff_delay(500, 30000, pg->failures);
     log_err("source %s: %s; reconnecting in %ld ms", pg->name, why, d);
     pg->state = PG_WAIT;
     uv_timer_stop(&pg->timer);
@@ -1131,10 +1129,7 @@ pg_setup_input(struct pg *pg)
 static int64_t
 pg_now_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PGO_EPOCH_OFFSET_US);
+    return (clock_wall_us() - PGO_EPOCH_OFFSET_US);
 }
 
 static void

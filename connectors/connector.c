@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/cfg.h"
-#include "../broker/obj.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/strv.h"
 #include "../broker/tagmap.h"
 #include "connector.h"
 
@@ -70,11 +71,7 @@ out:
 void
 conn_gap_tags_free(char ***tags, size_t *n)
 {
-    size_t i;
-
-    for (i = 0; i < *n; i++)
-        free((*tags)[i]);
-    free(*tags);
+    strv_free(*tags, *n);
     *tags = NULL;
     *n = 0;
 }

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/log.h"
-#include "../broker/obj.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
 #include "../broker/tagmap.h"
 #include "../broker/txn.h"
 #include "my_cascade.h"

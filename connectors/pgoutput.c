@@ -1,6 +1,7 @@
+/* The pgoutput v1 message decoder (pgoutput.h): one message in, one callback out; owns nothing. */
 #include <string.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
 #include "pgoutput.h"
 
 /*

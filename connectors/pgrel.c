@@ -1,8 +1,9 @@
+/* The PostgreSQL connector's relations and row changes (pgrel.h): owns the relation cache. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
 #include "pgrel.h"
 
 struct pgrel *
@@ -36,7 +37,7 @@ pgrels_set(struct pgrels *rs, const struct pgo_relation *rel)
     size_t i, n;
 
     if (r == NULL) {
-        rs->v = tp_realloc(rs->v, (rs->n + 1) * sizeof *rs->v);
+        rs->v = tp_grow(rs->v, rs->n, sizeof *rs->v);
         r = &rs->v[rs->n++];
         memset(r, 0, sizeof *r);
     } else {

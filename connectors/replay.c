@@ -1,11 +1,12 @@
+/* `tagpurge replay` (replay.h): reads binlog files and prints or sends each transaction's tags. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../broker/config.h"
-#include "../broker/log.h"
-#include "../broker/obj.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
 #include "../broker/tagmap.h"
 #include "../broker/tagset.h"
 #include "../broker/txn.h"

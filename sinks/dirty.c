@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../broker/log.h"
-#include "../broker/obj.h"
-#include "../broker/statefile.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/statefile.h"
 #include "../broker/tagset.h"
 #include "dirty.h"
 

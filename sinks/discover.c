@@ -1,3 +1,5 @@
+/* Node discovery helpers (discover.h): parsing dns:// specs, hosts-file lookups and
+ * addrinfo results turned into node URLs the caller owns. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -5,7 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/strv.h"
 #include "discover.h"
 
 int
@@ -77,8 +80,7 @@ add_url(char ***urls, size_t *n, const char *addr, int v6, const struct dns_spec
 
     snprintf(buf, sizeof buf, v6 ? "http://[%s]:%s%s" : "http://%s:%s%s", addr, d->port,
              d->path[0] != '\0' ? d->path : "/");
-    *urls = tp_realloc(*urls, (*n + 1) * sizeof **urls);
-    (*urls)[(*n)++] = tp_strdup(buf);
+    strv_push(urls, n, buf);
 }
 
 /* One hosts-file line: an address, then names; '#' starts a comment. */
@@ -152,9 +154,5 @@ discover_from_addrinfo(const struct addrinfo *ai, const struct dns_spec *d, char
 void
 discover_free(char **urls, size_t n)
 {
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        free(urls[i]);
-    free(urls);
+    strv_free(urls, n);
 }

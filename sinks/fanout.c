@@ -1,10 +1,16 @@
+/* The fan-out (fanout.h): owns every purge, sink, node and discovery entry; the tiers, the node
+ * state machine, the rate bucket, the rebound and reload reconciliation. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/log.h"
-#include "../broker/obj.h"
+#include "../broker/lib/backoff.h"
+#include "../broker/lib/dueq.h"
+#include "../broker/lib/list.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/strv.h"
 #include "../broker/stats.h"
 #include "../broker/tagset.h"
 #include "dirty.h"
@@ -58,14 +64,7 @@ struct purge {
     uint64_t due_ms;  /* in the rebound queue: when */
     void (*done)(void *, int);
     void *arg;
-    struct purge *prev, *next; /* the fan-out's live list */
-};
-
-/* A FIFO of purges with due times; due times only grow (one fixed delay each). */
-struct dueq {
-    struct purge **v;
-    uint64_t *due;
-    size_t head, len, cap;
+    struct list_link live; /* the fan-out's live list */
 };
 
 /*
@@ -130,7 +129,7 @@ struct node {
     struct http_xfer *xfer;
     uv_timer_t timer;
     struct tagset *merge;
-    struct node *prev, *next; /* the fsink's nodes */
+    struct list_link link; /* the fsink's nodes */
 };
 
 struct disc {
@@ -141,7 +140,7 @@ struct disc {
     struct dns_spec d;
     uv_getaddrinfo_t req;
     int busy, ok_once, removed;
-    struct disc *next;
+    struct list_link link; /* its fsink's discs */
 };
 
 struct fsink {
@@ -152,9 +151,9 @@ struct fsink {
     char *name;
     struct sink *sink; /* borrowed from the current configuration */
     int removed;
-    struct node *nodes;
+    struct list_head nodes;
     size_t nnodes;
-    struct disc *discs;
+    struct list_head discs;
     struct dueq delayq;
     uv_timer_t delay_timer;
     double tokens;
@@ -170,8 +169,8 @@ struct fanout {
     struct fsink *sinks;
     unsigned next_id;
     struct delivery_cfg cfg;
-    struct dirty *dirty; /* NULL: no state_dir, a down node holds its purges */
-    struct purge *live;
+    struct dirty *dirty;   /* NULL: no state_dir, a down node holds its purges */
+    struct list_head live; /* every purge not yet done, newest first */
     struct dueq reboundq;
     uv_timer_t rebound_timer, discover_timer;
     unsigned open; /* handles and requests not yet closed or returned */
@@ -196,27 +195,6 @@ now_ms(const struct fanout *f)
  */
 
 static void
-strv_free(char **v, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static char **
-strv_dup(const char *const *v, size_t n)
-{
-    char **c = tp_calloc(n ? n : 1, sizeof *c);
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        c[i] = tp_strdup(v[i]);
-    return (c);
-}
-
-static void
 tag_unref(struct purge *p)
 {
     AN(p->tag_refs > 0);
@@ -227,14 +205,9 @@ tag_unref(struct purge *p)
 }
 
 static void
-purge_free(struct fanout *f, struct purge *p)
+purge_free(struct purge *p)
 {
-    if (p->prev != NULL)
-        p->prev->next = p->next;
-    else
-        f->live = p->next;
-    if (p->next != NULL)
-        p->next->prev = p->prev;
+    list_remove(&p->live);
     if (p->tags != NULL)
         strv_free(p->tags, p->ntags);
     strv_free(p->broad, p->nbroad);
@@ -251,54 +224,6 @@ purge_entry(struct purge *p, unsigned sink_id)
         if (p->ent[i].sink_id == sink_id)
             return (&p->ent[i]);
     return (NULL);
-}
-
-static void
-dueq_push(struct dueq *q, struct purge *p, uint64_t due)
-{
-    if (q->len == q->cap) {
-        size_t ncap = q->cap ? 2 * q->cap : 16, i;
-        struct purge **v = tp_calloc(ncap, sizeof *v);
-        uint64_t *d = tp_calloc(ncap, sizeof *d);
-        for (i = 0; i < q->len; i++) {
-            v[i] = q->v[(q->head + i) % q->cap];
-            d[i] = q->due[(q->head + i) % q->cap];
-        }
-        free(q->v);
-        free(q->due);
-        q->v = v;
-        q->due = d;
-        q->head = 0;
-        q->cap = ncap;
-    }
-    q->v[(q->head + q->len) % q->cap] = p;
-    q->due[(q->head + q->len) % q->cap] = due;
-    q->len++;
-}
-
-static struct purge *
-dueq_pop_due(struct dueq *q, uint64_t now, uint64_t *next_due)
-{
-    struct purge *p;
-
-    if (q->len == 0)
-        return (NULL);
-    if (q->due[q->head] > now) {
-        *next_due = q->due[q->head];
-        return (NULL);
-    }
-    p = q->v[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->len--;
-    return (p);
-}
-
-static void
-dueq_free(struct dueq *q)
-{
-    free(q->v);
-    free(q->due);
-    memset(q, 0, sizeof *q);
 }
 
 static void
@@ -339,7 +264,7 @@ purge_pass_done(struct fanout *f, struct purge *p)
         return;
     }
     p->done(p->arg, 1);
-    purge_free(f, p);
+    purge_free(p);
 }
 
 /* Finish the pass once no frame uses p and every entry is done. */
@@ -406,7 +331,7 @@ fsink_ready(const struct fsink *fs)
 {
     const struct disc *d;
 
-    for (d = fs->discs; d != NULL; d = d->next)
+    LIST_FOREACH (d, &fs->discs, struct disc, link)
         if (!d->removed && !d->ok_once)
             return (0);
     return (1);
@@ -421,10 +346,10 @@ entry_send(struct fanout *f, struct purge *p, struct entry *e, struct fsink *fs)
 
     e->st = E_SENT;
     e->pending = 0;
-    for (n = fs->nodes; n != NULL; n = n->next)
+    LIST_FOREACH (n, &fs->nodes, struct node, link)
         e->pending++;
     p->hold++; /* a node could release p before the loop ends */
-    for (n = fs->nodes; n != NULL; n = n->next)
+    LIST_FOREACH (n, &fs->nodes, struct node, link)
         node_enqueue(n, p);
     tag_unref(p); /* the entry's hold passed to the nodes */
     if (e->st == E_SENT && e->pending == 0)
@@ -808,15 +733,8 @@ timer_cb(uv_timer_t *t)
 static long
 backoff_ms(const struct fanout *f, unsigned attempts)
 {
-    long d = f->cfg.retry_initial_ms;
-    unsigned i;
-
-    for (i = 1; i < attempts && d < f->cfg.retry_max_ms; i++)
-        d *= 2;
-    if (d > f->cfg.retry_max_ms)
-        d = f->cfg.retry_max_ms;
-    /* Full jitter on the upper half: spreads retries of many nodes apart. */
-    return (d / 2 + (long)(random() % (d / 2 + 1)));
+    /* Jitter on the upper half: spreads retries of many nodes apart. */
+    return (backoff_jitter(backoff_delay(f->cfg.retry_initial_ms, f->cfg.retry_max_ms, attempts)));
 }
 
 /* A token of the sink's bucket, or how long to wait for one (ms). */
@@ -1041,10 +959,7 @@ node_new(struct fsink *fs, const char *url, const char *spec)
     AZ(uv_timer_init(f->loop, &n->timer));
     n->timer.data = n;
     f->open++;
-    n->next = fs->nodes;
-    if (fs->nodes != NULL)
-        fs->nodes->prev = n;
-    fs->nodes = n;
+    list_insert_head(&fs->nodes, &n->link);
     fs->nnodes++;
     log_info("sink %s: node %s added", fs->name, url);
     node_load_mark(n);
@@ -1079,12 +994,7 @@ node_destroy(struct node *n, int release)
     size_t nabsorbed = n->nabsorbed;
 
     n->removed = 1;
-    if (n->prev != NULL)
-        n->prev->next = n->next;
-    else
-        fs->nodes = n->next;
-    if (n->next != NULL)
-        n->next->prev = n->prev;
+    list_remove(&n->link);
     fs->nnodes--;
     http_xfer_destroy(&n->xfer);
     reqlist_free(&n->reqs);
@@ -1124,7 +1034,7 @@ fsink_node(const struct fsink *fs, const char *url)
 {
     struct node *n;
 
-    for (n = fs->nodes; n != NULL; n = n->next)
+    LIST_FOREACH (n, &fs->nodes, struct node, link)
         if (strcmp(n->url, url) == 0)
             return (n);
     return (NULL);
@@ -1156,8 +1066,8 @@ disc_apply(struct disc *d, char **urls, size_t nurls)
     size_t i;
     int was_ready = fsink_ready(fs), found;
 
-    for (n = fs->nodes; n != NULL; n = next) {
-        next = n->next;
+    for (n = LIST_FIRST(&fs->nodes, struct node, link); n != NULL; n = next) {
+        next = LIST_NEXT(n, struct node, link);
         if (n->spec == NULL || strcmp(n->spec, d->spec) != 0)
             continue;
         for (i = 0, found = 0; i < nurls && !found; i++)
@@ -1166,7 +1076,8 @@ disc_apply(struct disc *d, char **urls, size_t nurls)
             log_info("sink %s: %s no longer resolves to %s: node dropped", fs->name, d->spec,
                      n->url);
             node_destroy(n, 1);
-            next = fs->nodes; /* releasing may have changed the list? restart safely */
+            /* releasing may have changed the list? restart safely */
+            next = LIST_FIRST(&fs->nodes, struct node, link);
         }
     }
     for (i = 0; i < nurls; i++)
@@ -1176,10 +1087,8 @@ disc_apply(struct disc *d, char **urls, size_t nurls)
     fanout_prune_marks(fs->f); /* an address gone from the name is a removed node */
     if (!was_ready && fsink_ready(fs)) {
         struct purge *p, *pn;
-        for (p = fs->f->live; p != NULL; p = pn) {
-            pn = p->next;
+        LIST_FOREACH_SAFE (p, pn, &fs->f->live, struct purge, live)
             purge_advance_all(fs->f, p);
-        }
     }
 }
 
@@ -1257,7 +1166,8 @@ discover_cb(uv_timer_t *t)
 
     CAST_OBJ_NOTNULL(f, t->data, FANOUT_MAGIC);
     for (fs = f->sinks; fs != NULL; fs = fs->next)
-        for (d = fs->discs; d != NULL && !fs->removed; d = d->next)
+        for (d = LIST_FIRST(&fs->discs, struct disc, link); d != NULL && !fs->removed;
+             d = LIST_NEXT(d, struct disc, link))
             if (!d->removed) {
                 disc_start(d);
                 pending |= !d->ok_once;
@@ -1314,31 +1224,39 @@ spec_listed(const struct sink *s, const char *spec)
     return (0);
 }
 
+/*
+ * Take d off its sink's list and free it, or, while its lookup is out, mark it
+ * removed and let gai_cb free it (cancel: ask libuv to cut the lookup short).
+ */
+static void
+disc_drop(struct disc *d, int cancel)
+{
+    list_remove(&d->link);
+    d->removed = 1;
+    if (d->busy) {
+        if (cancel)
+            (void)uv_cancel((uv_req_t *)&d->req);
+        return;
+    }
+    free(d->spec);
+    FREE_OBJ(d);
+}
+
 /* Bring fs's node list in line with its sink's "nodes". */
 static void
 fsink_sync_nodes(struct fsink *fs)
 {
     struct node *n, *next;
-    struct disc *d, **dp;
+    struct disc *d, *dn;
     size_t i;
 
-    for (n = fs->nodes; n != NULL; n = next) {
-        next = n->next;
+    LIST_FOREACH_SAFE (n, next, &fs->nodes, struct node, link) {
         if (!spec_listed(fs->sink, n->spec != NULL ? n->spec : n->url))
             node_destroy(n, 1);
     }
-    for (dp = &fs->discs; (d = *dp) != NULL;) {
-        if (spec_listed(fs->sink, d->spec)) {
-            dp = &d->next;
-            continue;
-        }
-        *dp = d->next;
-        d->removed = 1;
-        if (!d->busy) {
-            free(d->spec);
-            FREE_OBJ(d);
-        }
-    }
+    LIST_FOREACH_SAFE (d, dn, &fs->discs, struct disc, link)
+        if (!spec_listed(fs->sink, d->spec))
+            disc_drop(d, 0);
     for (i = 0; i < sink_nnodes(fs->sink); i++) {
         const char *u = sink_node(fs->sink, i);
         if (!discover_is_dns(u)) {
@@ -1346,7 +1264,8 @@ fsink_sync_nodes(struct fsink *fs)
                 (void)node_new(fs, u, NULL);
             continue;
         }
-        for (d = fs->discs; d != NULL && strcmp(d->spec, u) != 0; d = d->next)
+        for (d = LIST_FIRST(&fs->discs, struct disc, link); d != NULL && strcmp(d->spec, u) != 0;
+             d = LIST_NEXT(d, struct disc, link))
             ;
         if (d != NULL)
             continue;
@@ -1354,8 +1273,7 @@ fsink_sync_nodes(struct fsink *fs)
         d->fs = fs;
         d->spec = tp_strdup(u);
         AZ(discover_parse(u, &d->d)); /* sink.c validated it */
-        d->next = fs->discs;
-        fs->discs = d;
+        list_insert_head(&fs->discs, &d->link);
         disc_start(d);
     }
 }
@@ -1368,16 +1286,10 @@ fsink_remove(struct fsink *fs)
 
     fs->removed = 1;
     log_info("sink %s removed", fs->name);
-    while ((n = fs->nodes) != NULL)
+    while ((n = LIST_FIRST(&fs->nodes, struct node, link)) != NULL)
         node_destroy(n, 1);
-    while ((d = fs->discs) != NULL) {
-        fs->discs = d->next;
-        d->removed = 1;
-        if (!d->busy) {
-            free(d->spec);
-            FREE_OBJ(d);
-        }
-    }
+    while ((d = LIST_FIRST(&fs->discs, struct disc, link)) != NULL)
+        disc_drop(d, 0);
 }
 
 void
@@ -1407,16 +1319,14 @@ fanout_reconfigure(struct fanout *f, struct sink *const *sinks, size_t nsinks,
             log_info("sink %s added", fs->name);
         }
         fs->sink = sinks[i];
-        for (n = fs->nodes; n != NULL; n = n->next)
+        LIST_FOREACH (n, &fs->nodes, struct node, link)
             n->renew_xfer = 1;
         fsink_sync_nodes(fs);
     }
     fanout_prune_marks(f);
     /* Entries of removed sinks finish; waiting ones may go under the new tiers. */
-    for (p = f->live; p != NULL; p = pn) {
-        pn = p->next;
+    LIST_FOREACH_SAFE (p, pn, &f->live, struct purge, live)
         purge_advance_all(f, p);
-    }
 }
 
 int
@@ -1484,7 +1394,8 @@ fanout_foreach_node(const struct fanout *f, void (*cb)(void *, const struct node
 
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
     for (fs = f->sinks; fs != NULL; fs = fs->next)
-        for (n = fs->nodes; n != NULL && !fs->removed; n = n->next) {
+        for (n = LIST_FIRST(&fs->nodes, struct node, link); n != NULL && !fs->removed;
+             n = LIST_NEXT(n, struct node, link)) {
             ni.sink = fs->name;
             ni.url = n->url;
             ni.state = state_names[n->state];
@@ -1510,7 +1421,7 @@ fanout_empty(const struct fanout *f)
 
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
     for (fs = f->sinks; fs != NULL; fs = fs->next)
-        if (!fs->removed && (fs->nnodes > 0 || fs->discs != NULL))
+        if (!fs->removed && (fs->nnodes > 0 || !list_empty(&fs->discs)))
             return (0);
     return (1);
 }
@@ -1545,10 +1456,7 @@ fanout_submit(struct fanout *f, const struct purge_tags *t, void (*done)(void *,
     p->open_ents = p->nent;
     p->rebound_hold = f->cfg.rebound_ms > 0;
     p->tag_refs = (unsigned)p->nent + (p->rebound_hold ? 1 : 0);
-    p->next = f->live;
-    if (f->live != NULL)
-        f->live->prev = p;
-    f->live = p;
+    list_insert_head(&f->live, &p->live);
     purge_advance_all(f, p);
 }
 
@@ -1601,6 +1509,7 @@ void
 fanout_close(struct fanout *f, void (*done)(void *), void *arg)
 {
     struct fsink *fs;
+    struct node *n;
     struct disc *d;
     struct purge *p;
 
@@ -1610,25 +1519,17 @@ fanout_close(struct fanout *f, void (*done)(void *), void *arg)
     f->closing = 1;
     f->open++; /* hold: handles may close synchronously below */
     for (fs = f->sinks; fs != NULL; fs = fs->next) {
-        while (fs->nodes != NULL)
-            node_destroy(fs->nodes, 0);
-        while ((d = fs->discs) != NULL) {
-            fs->discs = d->next;
-            d->removed = 1;
-            if (d->busy)
-                (void)uv_cancel((uv_req_t *)&d->req);
-            else {
-                free(d->spec);
-                FREE_OBJ(d);
-            }
-        }
+        while ((n = LIST_FIRST(&fs->nodes, struct node, link)) != NULL)
+            node_destroy(n, 0);
+        while ((d = LIST_FIRST(&fs->discs, struct disc, link)) != NULL)
+            disc_drop(d, 1);
         uv_timer_stop(&fs->delay_timer);
         uv_close((uv_handle_t *)&fs->delay_timer, delay_closed);
     }
     /* Unconfirmed: a restart replays them from the source. */
-    while ((p = f->live) != NULL) {
+    while ((p = LIST_FIRST(&f->live, struct purge, live)) != NULL) {
         p->done(p->arg, 0);
-        purge_free(f, p);
+        purge_free(p);
     }
     uv_timer_stop(&f->rebound_timer);
     uv_timer_stop(&f->discover_timer);

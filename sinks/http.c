@@ -1,8 +1,11 @@
+/* The HTTP engine (http.h): owns the curl multi handle, its libuv timer and one uv_poll per
+ * socket curl opens, and each transfer until its callback returns. */
 #include <curl/curl.h>
 #include <string.h>
 
-#include "../broker/log.h"
-#include "../broker/obj.h"
+#include "../broker/lib/list.h"
+#include "../broker/lib/log.h"
+#include "../broker/lib/obj.h"
 #include "http.h"
 #include "sink.h"
 
@@ -17,7 +20,7 @@ struct http {
     CURLM *multi;
     uv_timer_t timer;
     unsigned nsocks; /* open uv_poll handles */
-    struct http_sock *socks;
+    struct list_head socks;
     int closing;
     int in_timer; /* inside timer_cb */
     void (*closed)(void *);
@@ -31,7 +34,7 @@ struct http_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     struct http *h;
-    struct http_sock *next, *prev; /* every open one, for http_close() */
+    struct list_link link; /* every open one, for http_close() */
 };
 
 struct http_xfer {
@@ -59,12 +62,7 @@ sock_closed(uv_handle_t *hd)
 
     CAST_OBJ_NOTNULL(hs, hd->data, HTTP_SOCK_MAGIC);
     h = hs->h;
-    if (hs->prev != NULL)
-        hs->prev->next = hs->next;
-    else
-        h->socks = hs->next;
-    if (hs->next != NULL)
-        hs->next->prev = hs->prev;
+    list_remove(&hs->link);
     FREE_OBJ(hs);
     h->nsocks--;
     maybe_closed(h);
@@ -115,10 +113,7 @@ sock_cb(CURL *e, curl_socket_t fd, int action, void *userp, void *socketp)
         hs->h = h;
         AZ(uv_poll_init_socket(h->loop, &hs->poll, fd));
         hs->poll.data = hs;
-        hs->next = h->socks;
-        if (h->socks != NULL)
-            h->socks->prev = hs;
-        h->socks = hs;
+        list_insert_head(&h->socks, &hs->link);
         h->nsocks++;
         if (curl_multi_assign(h->multi, fd, hs) != CURLM_OK)
             log_err("http: curl_multi_assign failed");
@@ -213,15 +208,18 @@ http_new(struct http **hp, uv_loop_t *loop)
         FREE_OBJ(h);
         return (-1);
     }
-    AZ(uv_timer_init(loop, &h->timer));
-    h->timer.data = h;
+    /* Options before the timer: a failure has only the multi handle to undo. */
     if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) != CURLM_OK ||
         curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
         curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_fn) != CURLM_OK ||
         curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
         log_err("http: curl_multi_setopt failed");
+        (void)curl_multi_cleanup(h->multi);
+        FREE_OBJ(h);
         return (-1);
     }
+    AZ(uv_timer_init(loop, &h->timer));
+    h->timer.data = h;
     *hp = h;
     return (0);
 }
@@ -254,6 +252,8 @@ maybe_closed(struct http *h)
 void
 http_close(struct http *h, void (*done)(void *), void *arg)
 {
+    struct http_sock *hs;
+
     CHECK_OBJ_NOTNULL(h, HTTP_MAGIC);
     h->closing = 1;
     h->closed = done;
@@ -261,7 +261,7 @@ http_close(struct http *h, void (*done)(void *), void *arg)
     /* Cleanup closes curl's cached connections; close any poll it left. */
     (void)curl_multi_cleanup(h->multi);
     h->multi = NULL;
-    for (struct http_sock *hs = h->socks; hs != NULL; hs = hs->next)
+    LIST_FOREACH (hs, &h->socks, struct http_sock, link)
         if (!uv_is_closing((uv_handle_t *)&hs->poll)) {
             uv_poll_stop(&hs->poll);
             uv_close((uv_handle_t *)&hs->poll, sock_closed);

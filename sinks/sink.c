@@ -1,11 +1,14 @@
+/* The sink registry and the keys every sink shares (sink.h): owns each configured struct sink,
+ * its nodes and extra header lines, and builds request lists from tags. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker/cfg.h"
-#include "../broker/obj.h"
-#include "../broker/secret.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/secret.h"
+#include "../broker/lib/strv.h"
 #include "discover.h"
 #include "http.h"
 #include "sink.h"
@@ -44,7 +47,7 @@ reqlist_add(struct reqlist *l, const char *method)
 {
     struct http_req *r;
 
-    l->v = tp_realloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v = tp_grow(l->v, l->n, sizeof *l->v);
     r = &l->v[l->n++];
     memset(r, 0, sizeof *r);
     r->method = tp_strdup(method);
@@ -56,7 +59,7 @@ req_add_header(struct http_req *r, const char *name, const char *value)
 {
     size_t n = strlen(name) + strlen(value) + 3;
 
-    r->headers = tp_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
+    r->headers = tp_grow(r->headers, r->nheaders, sizeof *r->headers);
     r->headers[r->nheaders] = tp_malloc(n);
     snprintf(r->headers[r->nheaders], n, "%s: %s", name, value);
     r->nheaders++;
@@ -65,7 +68,7 @@ req_add_header(struct http_req *r, const char *name, const char *value)
 void
 req_add_line(struct http_req *r, const char *line)
 {
-    r->headers = tp_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
+    r->headers = tp_grow(r->headers, r->nheaders, sizeof *r->headers);
     r->headers[r->nheaders++] = tp_strdup(line);
 }
 
@@ -205,7 +208,7 @@ parse_header_obj(const json_t *h, char ***lines, size_t *nlines, struct cfg_ctx 
             return (rv);
         }
         n = strlen(k) + strlen(val) + 3;
-        *lines = tp_realloc(*lines, (*nlines + 1) * sizeof(char *));
+        *lines = tp_grow(*lines, *nlines, sizeof(char *));
         (*lines)[*nlines] = tp_malloc(n);
         snprintf((*lines)[(*nlines)++], n, "%s: %s", k, val);
         memset(val, 0, strlen(val));
@@ -523,9 +526,7 @@ sink_destroy(struct sink **sp)
         s->impl->destroy(s->priv);
     for (i = 0; i < s->nnodes; i++)
         free(s->nodes[i]);
-    for (i = 0; i < s->common.nextra; i++)
-        free(s->common.extra[i]);
-    free(s->common.extra);
+    strv_free(s->common.extra, s->common.nextra);
     req_clear(&s->flush);
     free(s->after);
     free(s->ca_file);

@@ -7,7 +7,8 @@
  */
 #include <string.h>
 
-#include "../broker/obj.h"
+#include "../broker/lib/obj.h"
+#include "../broker/lib/strv.h"
 #include "sink.h"
 
 static const char ban_prefix[] = "(^|,)(";
@@ -37,10 +38,8 @@ ban_configure(void **priv, const json_t *obj, struct sink_common *c, struct cfg_
 
     (void)obj;
     (void)ctx;
-    c->extra = tp_calloc(3, sizeof *c->extra);
     for (i = 0; i < 3; i++)
-        c->extra[i] = tp_strdup(defaults[i]);
-    c->nextra = 3;
+        strv_push(&c->extra, &c->nextra, defaults[i]);
     *priv = NULL;
     return (0);
 }

@@ -51,8 +51,8 @@
  */
 #include <string.h>
 
-#include "../broker/cfg.h"
-#include "../broker/obj.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/obj.h"
 #include "sink.h"
 
 #define HTTP_MAX_URL_BYTES          8000

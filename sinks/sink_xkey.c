@@ -7,8 +7,8 @@
  */
 #include <string.h>
 
-#include "../broker/cfg.h"
-#include "../broker/obj.h"
+#include "../broker/lib/cfg.h"
+#include "../broker/lib/obj.h"
 #include "sink.h"
 
 struct xkey {

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../broker/obj.h"
+#include "../../broker/lib/obj.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
 #include "../../broker/txn.h"

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../broker/obj.h"
+#include "../../broker/lib/obj.h"
 #include "../../connectors/binlog_value.h"
 #include "fuzz.h"
 

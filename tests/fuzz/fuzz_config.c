@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "../../broker/config.h"
-#include "../../broker/obj.h"
+#include "../../broker/lib/obj.h"
 #include "fuzz.h"
 
 FILE *__real_fopen(const char *path, const char *mode);

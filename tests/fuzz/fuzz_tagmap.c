@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../broker/cfg.h"
-#include "../../broker/obj.h"
+#include "../../broker/lib/cfg.h"
+#include "../../broker/lib/obj.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
 #include "fuzz.h"

@@ -4,8 +4,8 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "../../broker/cfg.h"
-#include "../../broker/obj.h"
+#include "../../broker/lib/cfg.h"
+#include "../../broker/lib/obj.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
 #include "fuzz.h"

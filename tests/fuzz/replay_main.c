@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../broker/obj.h"
+#include "../../broker/lib/obj.h"
 #include "fuzz.h"
 
 static int

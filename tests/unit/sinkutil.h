@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "../../broker/cfg.h"
+#include "../../broker/lib/cfg.h"
 #include "../../sinks/sink.h"
 #include "test.h"
 

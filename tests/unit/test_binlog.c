@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "../../broker/sbuf.h"
+#include "../../broker/lib/sbuf.h"
 #include "../../connectors/binlog.h"
 #include "test.h"
 #include "fixture_file.h"

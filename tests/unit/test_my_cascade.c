@@ -1,5 +1,5 @@
 /* Foreign-key cascades (connectors/my_cascade.c): edges + one parent row change -> child tags. */
-#include "../../broker/cfg.h"
+#include "../../broker/lib/cfg.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
 #include "../../broker/txn.h"

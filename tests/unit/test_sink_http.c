@@ -26,7 +26,7 @@
  */
 #include <unistd.h>
 
-#include "../../broker/cfg.h"
+#include "../../broker/lib/cfg.h"
 #include "../../sinks/sink.h"
 #include "sinkutil.h"
 #include "test.h"

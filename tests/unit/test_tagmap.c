@@ -1,5 +1,5 @@
 /* The mapping rules of the README, one case each. */
-#include "../../broker/cfg.h"
+#include "../../broker/lib/cfg.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
 #include "test.h"

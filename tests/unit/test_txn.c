@@ -1,5 +1,5 @@
 /* Per-transaction accumulation: dedup, broaden, and the max_txn_tags collapse. */
-#include "../../broker/cfg.h"
+#include "../../broker/lib/cfg.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
 #include "../../broker/txn.h"

@@ -3,6 +3,7 @@
  * environment variable or a file when the configuration is loaded, never
  * from the command line, never logged.  The caller owns *out and should wipe
  * it (secret_free) when done.
+ * Part of the floor (broker/lib/README): includes nothing outside broker/lib/.
  */
 #ifndef TP_SECRET_H
 #define TP_SECRET_H

@@ -3,6 +3,7 @@
  * miniobj.h).  Assertions guard programmer errors and out-of-memory; they are
  * never compiled out.  Aborting is acceptable because the checkpoint only ever
  * covers delivered purges: a restart replays whatever was in flight.
+ * Part of the floor (broker/lib/README): includes nothing outside broker/lib/.
  */
 #ifndef TP_OBJ_H
 #define TP_OBJ_H
@@ -53,5 +54,14 @@ void *tp_calloc(size_t n, size_t sz);
 void *tp_realloc(void *p, size_t n);
 char *tp_strdup(const char *s);
 char *tp_strndup(const char *s, size_t n);
+
+/*
+ * Room for item n of an array of n items (size bytes each) that grows only by
+ * appending: arr = tp_grow(arr, n, sizeof *arr); arr[n++] = x.  Capacity
+ * doubles (4, 8, 16, ...) and is implied by n, so the caller keeps no cap
+ * field; the array must come from tp_grow (or be NULL with n 0), and n may
+ * shrink but only grows through this call.
+ */
+void *tp_grow(void *p, size_t n, size_t size);
 
 #endif

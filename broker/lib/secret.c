@@ -1,3 +1,4 @@
+/* Secrets (secret.h): read from an environment variable or a file, wiped when freed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  *
  * Ownership: a cfg_ctx borrows nothing; it copies the file name and text.
  * Strings returned by cfg_get_* are borrowed from the json_t.
+ * Part of the floor (broker/lib/README): includes nothing outside broker/lib/.
  */
 #ifndef TP_CFG_H
 #define TP_CFG_H

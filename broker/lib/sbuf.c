@@ -1,3 +1,4 @@
+/* The growing text buffer (sbuf.h); the buffer owns its bytes. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /*
  * A growing text buffer (for /metrics and other generated text).  The
  * buffer owns its bytes; sbuf_free() releases them.  Always NUL-terminated.
+ * Part of the floor (broker/lib/README): includes nothing outside broker/lib/.
  */
 #ifndef TP_SBUF_H
 #define TP_SBUF_H

@@ -1,3 +1,4 @@
+/* Logging (log.h): the level, the line format (text, JSON, journal) and one write per line. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,56 +99,4 @@ log_msg(enum log_level l, const char *fmt, ...)
         return;
     }
     fprintf(stderr, "%s tagpurge[%s]: %s\n", stamp, level_names[l], buf);
-}
-
-void
-tp_assert_fail(const char *expr, const char *file, int line)
-{
-    fprintf(stderr, "tagpurge: assertion failed: %s (%s:%d)\n", expr, file, line);
-    abort();
-}
-
-void *
-tp_malloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-
-    AN(p);
-    return (p);
-}
-
-void *
-tp_calloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz ? sz : 1);
-
-    AN(p);
-    return (p);
-}
-
-void *
-tp_realloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-
-    AN(q);
-    return (q);
-}
-
-char *
-tp_strdup(const char *s)
-{
-    char *p = strdup(s);
-
-    AN(p);
-    return (p);
-}
-
-char *
-tp_strndup(const char *s, size_t n)
-{
-    char *p = strndup(s, n);
-
-    AN(p);
-    return (p);
 }

@@ -3,6 +3,7 @@
  * Messages are short, lower-case, no trailing period; details after a colon.
  * Nothing that could be a secret (passwords, tokens, conninfo) is ever passed
  * here: callers log names of settings, not their values.
+ * Part of the floor (broker/lib/README): includes nothing outside broker/lib/.
  */
 #ifndef TP_LOG_H
 #define TP_LOG_H

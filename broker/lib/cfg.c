@@ -1,3 +1,5 @@
+/* Strict configuration reading (cfg.h): the key-path stack, typed getters and the
+ * position re-scan that turns a JSON path into file:line:column. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,6 +6,7 @@
  * Used for the MySQL checkpoint, the PostgreSQL slot state and the fan-out's
  * dirty-node marks.  Blocking and thread-safe (no shared state): callers
  * write only small documents.
+ * Part of the floor (broker/lib/README): includes nothing outside broker/lib/.
  */
 #ifndef TP_STATEFILE_H
 #define TP_STATEFILE_H
