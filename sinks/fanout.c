@@ -1379,7 +1379,8 @@ fanout_ndirty(const struct fanout *f)
 
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
     for (fs = f->sinks; fs != NULL; fs = fs->next)
-        for (n = fs->nodes; n != NULL && !fs->removed; n = n->next)
+        for (n = LIST_FIRST(&fs->nodes, struct node, link); n != NULL && !fs->removed;
+             n = LIST_NEXT(n, struct node, link))
             k += n->dirty != 0;
     return (k);
 }
