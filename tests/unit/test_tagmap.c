@@ -1,4 +1,4 @@
-/* The mapping rules of the README: rows of {table, op, old, new, want}, then the rest. */
+/* The mapping rules of the README, one case each. */
 #include "../../broker/cfg.h"
 #include "../../broker/tagmap.h"
 #include "../../broker/tagset.h"
