@@ -100,3 +100,4 @@ step "arm64: build (-Werror)" cmake --build "$BUILD" -j"$(nproc)"
 step "arm64: binary is aarch64, --version under qemu" check_binary
 step "arm64: ctest uses the emulator" check_emulator
 step "arm64: ctest ${*:--L unit} under qemu" run_tests "$@"
+step "arm64: no fixture-backed skips under qemu" bash tests/check_no_fixture_skips.sh "$BUILD"

@@ -50,6 +50,7 @@ import time
 import urllib.parse
 
 import tp
+import tpmy
 
 # The run's size: TP_ORACLE_ROUNDS kill rounds (default 30, at least one schedule), or
 # more until TP_ORACLE_TXNS transactions were sent (0: the rounds decide).  The
@@ -392,6 +393,7 @@ class Workload(threading.Thread):
                 if not self.connect():
                     continue
                 self.one()
+                # Pacing the workload (seeded): a steady stream, not a busy loop.
                 time.sleep(self.rng.uniform(0.004, 0.012 if not SLOW else 0.02))
             deadline = time.monotonic() + 60
             while self.pending is not None:  # settle the last unknown outcome
@@ -420,6 +422,8 @@ class Workload(threading.Thread):
         if s.ask("", "READY", timeout=10) is None:
             s.close()
             self.session = None
+            # Pacing reconnects while the database is down on purpose (restart, failover);
+            # run()'s loop is the wait, ended by halt or the settle deadline.
             time.sleep(0.1)
             return False
         self.session = s
@@ -516,32 +520,37 @@ def verify_dead(rounds):
              f"with node b dead past flush_after_down_s")
 
 
-class PgSource:
-    """PostgreSQL: the checkpoint is the slot's confirmed_flush_lsn.  The oracle's own
-    primary with a synchronous physical standby (a COMMIT the workload saw is on both),
-    so a failover loses no committed transaction; tagpurge lists both hosts
-    (target_session_attrs=read-write) and must treat the missing slot as a gap."""
+class PgOracleSource(tp.PgSource):
+    """PostgreSQL (the harness's adapter, tp.PgSource): the checkpoint is the slot's
+    confirmed_flush_lsn.  The oracle's own primary with a synchronous physical standby
+    (a COMMIT the workload saw is on both), so a failover loses no committed
+    transaction; tagpurge lists both hosts (target_session_attrs=read-write) and must
+    treat the missing slot as a gap."""
 
-    label, tagpurge_env = "pg", {}
     STANDBY_CONF = "wal_retrieve_retry_interval = '100ms'\n"
+    SCHEMA = tp.SCHEMA + SCHEMA + ("ALTER TABLE items REPLICA IDENTITY FULL;\n"
+                                   "ALTER TABLE labels REPLICA IDENTITY FULL;\n"
+                                   "ALTER TABLE members REPLICA IDENTITY FULL;\n")
 
-    def __init__(self, c):
-        # c is a tp.PrivateCase: c.pg is the oracle's own primary, c.servers its servers.
-        self.c, self.servers, self.failovers = c, c.servers, []
-        self.primary, self.standby = c.pg, None
+    def __init__(self, c, server):
+        # c is an OraclePgCase (a tp.PrivateCase): server is the oracle's own primary,
+        # c.servers its servers (stopped by c.finish()).
+        super().__init__(c, server)
+        self.servers, self.failovers = c.servers, []
+        self.standby = None
+
+    @property
+    def primary(self):
+        return self.server
+
+    def fresh(self):
+        super().fresh()
         self.new_standby()
-        c.sql(SCHEMA + "ALTER TABLE items REPLICA IDENTITY FULL;\n"
-                       "ALTER TABLE labels REPLICA IDENTITY FULL;\n"
-                       "ALTER TABLE members REPLICA IDENTITY FULL;\n")
-
-    def server(self, pg):
-        self.servers.append(pg)
-        return pg
 
     def new_standby(self):
         root = self.c.tmp / f"pg{len(self.servers)}"
-        self.standby = self.server(tp.services.Postgres.standby(root, self.primary,
-                                                               conf=self.STANDBY_CONF))
+        self.standby = tp.services.Postgres.standby(root, self.primary, conf=self.STANDBY_CONF)
+        self.servers.append(self.standby)
         self.primary.psql("ALTER SYSTEM SET synchronous_standby_names = '*'")
         self.primary.psql("SELECT pg_reload_conf()")
 
@@ -550,13 +559,12 @@ class PgSource:
         t0 = time.monotonic()
         self.primary.kill9()
         self.standby.promote()
-        self.primary, self.standby = self.standby, None
-        self.c.pg = self.primary
+        self.server, self.standby = self.standby, None
         self.failovers.append(time.monotonic() - t0)
         self.new_standby()
 
     def drop_slot(self):
-        self.c.pg.psql(f"SELECT pg_drop_replication_slot('{self.c.slot}')")
+        self.server.psql(f"SELECT pg_drop_replication_slot('{self.slot}')")
 
     def close(self):
         pass  # c.finish() stops c.servers
@@ -567,7 +575,7 @@ class PgSource:
         drops = sum(1 for x in rounds if x["drop_slot"] or x["failover"])
         tp.check(log.count("GAP:") >= drops, f"{drops} slot drops or failovers, "
                  f"{log.count('GAP:')} GAPs logged")
-        tp.check(self.c.confirmed() > 0, "no slot on the primary after the run")
+        tp.check(tp.PgSource.confirmed(self) > 0, "no slot on the primary after the run")
         verify_dead(rounds)
 
     def configure(self, sinks, delivery):
@@ -577,39 +585,19 @@ class PgSource:
         cfg["sources"][0]["conninfo"] = (
             f"host={','.join(pg.host for pg in hosts)} "
             f"port={','.join(str(pg.port) for pg in hosts)} "
-            f"target_session_attrs=read-write dbname={self.c.db} user=postgres")
+            f"target_session_attrs=read-write dbname={self.db} user=postgres")
         path.write_text(json.dumps(cfg, indent=2))
 
-
-    def client(self):
-        pg = self.c.pg
-        argv = [tp.services.psql_binary(pg.bindir), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                "-h", pg.sockdir, "-p", str(pg.port), "-U", "postgres", "-d", self.c.db]
-        return (argv, dict(tp.services.clean_env(), PGCLIENTENCODING="UTF8"),
-                lambda m: f"\\echo {m}\n")
-
-    def after_kill(self):
-        """A new tagpurge must find the slot free (else it backs off): wait for the
-        server to notice the dead client.  A server that is down holds no slot."""
-        def released():
-            try:
-                return self.c.pg.psql(f"SELECT active FROM pg_replication_slots "
-                                      f"WHERE slot_name = '{self.c.slot}'") != "t"
-            except tp.services.ServiceError:
-                return True
-        tp.wait(released, "the slot to be released", 20)
-
-    def restart_db(self):
-        self.c.pg.restart()
-
-    def final_position(self):
-        return tp.lsn(self.c.sql("SELECT pg_current_wal_insert_lsn()"))
-
     def confirmed(self):
+        """None while the server is down (a round may end in a restart or failover)."""
         try:
-            return self.c.confirmed()
+            return super().confirmed()
         except tp.services.ServiceError:
             return None
+
+
+class OraclePgCase(tp.PrivateCase):
+    SOURCE = PgOracleSource
 
 
 def last_binlog_gtid(datadir):
@@ -625,30 +613,38 @@ def last_binlog_gtid(datadir):
     return None
 
 
-class MySource:
-    """MariaDB: the checkpoint is tagpurge's state file (binlog file, position, GTID
-    state).  The oracle's own primary with a semi-synchronous replica (log_slave_updates,
-    GTID): a COMMIT the workload saw is on the replica, so a failover loses none, and
-    tagpurge (hosts: both) must continue at its GTID on the promoted replica."""
+class MyOracleSource(tpmy.MySource):
+    """MariaDB (the harness's adapter, tpmy.MySource): the checkpoint is tagpurge's
+    state file (binlog file, position, GTID state).  The oracle's own primary with a
+    semi-synchronous replica (log_slave_updates, GTID): a COMMIT the workload saw is on
+    the replica, so a failover loses none, and tagpurge (hosts: both) must continue at
+    its GTID on the promoted replica."""
 
-    label, tagpurge_env = "mariadb", {"TAGPURGE_MY_PASSWORD": "replpw"}
-    def __init__(self, c):
-        self.c, self.servers, self.failovers = c, [], []
-        self.primary = self.server(tp.services.MariaDB(c.tmp / "my0"))
+    SCHEMA = SCHEMA.replace(");", ") CHARSET utf8mb4;")
+    drop_slot = None
+
+    def __init__(self, c, server):
+        # server (the shared MariaDB) is not used: the oracle runs its own primary.
+        self.servers, self.failovers = [], []
+        super().__init__(c, self.own(tp.services.MariaDB(c.tmp / "my0")))
         self.replica = None
-        self.new_replica()
-        c.my = self.primary
-        self.primary.sql(f"CREATE DATABASE {c.db}")
-        c.sql(SCHEMA.replace(");", ") CHARSET utf8mb4;"))
-        self.drop_slot = None
 
-    def server(self, my):
+    @property
+    def primary(self):
+        return self.server
+
+    def own(self, my):
         self.servers.append(my)
         return my
 
+    def fresh(self):
+        self.new_replica()
+        self.primary.sql(f"CREATE DATABASE {self.db}")
+        self.sql(self.SCHEMA)
+
     def new_replica(self):
         n = len(self.servers)
-        self.replica = self.server(tp.services.MariaDB.replica_of(
+        self.replica = self.own(tp.services.MariaDB.replica_of(
             self.c.tmp / f"my{n}", self.primary, server_id=n + 1, semi_sync=True))
 
     def failover(self):
@@ -671,8 +667,7 @@ class MySource:
         # kill came before its semi-sync ACK): tagpurge may have read it, so resuming
         # at its GTID state on the replica fails (1236), which is then a real gap.
         lacking = last is not None and have.get(last[0], -1) < last[2]
-        self.primary, self.replica = r, None
-        self.c.my = r
+        self.server, self.replica = r, None
         self.failovers.append({"s": time.monotonic() - t0, "lacking": lacking})
         self.new_replica()
 
@@ -695,35 +690,21 @@ class MySource:
         verify_dead(rounds)
 
     def configure(self, sinks, delivery):
-        path = self.c.config(sinks, delivery, mapping_=mapping(self.c.db))
+        path = self.c.config(sinks, delivery, mapping=mapping(self.db))
         cfg = json.loads(path.read_text())
         src = cfg["sources"][0]
         del src["host"], src["port"]
         src["hosts"] = [f"{my.host}:{my.port}" for my in (self.primary, self.replica) if my]
         path.write_text(json.dumps(cfg, indent=2))
 
-    def client(self):
-        my = self.c.my
-        argv = [tp.services.mariadb_binary("mariadb"), "--no-defaults", "-uroot",
-                f"--socket={my.socket}", "-N", "-B", "--unbuffered", "--skip-reconnect",
-                "--default-character-set=utf8mb4", f"--database={self.c.db}"]
-        return argv, tp.services.mariadb_env(), lambda m: f"SELECT '{m}';\n"
 
-    def after_kill(self):
-        pass
-
-    def restart_db(self):
-        self.c.my.restart()
-
-    def final_position(self):
-        return self.c.position()
-
-    def confirmed(self):
-        return self.c.confirmed()
+class OracleMyCase(tpmy.MyCase):
+    SOURCE = MyOracleSource
 
 
 class Oracle:
-    """The kill loop and the final comparison; src is a PgSource or a MySource."""
+    """The kill loop and the final comparison; src is the case's source adapter
+    (PgOracleSource or MyOracleSource)."""
 
     def __init__(self, c, src):
         self.c, self.src = c, src
@@ -755,7 +736,7 @@ class Oracle:
     def kill(self):
         self.c.proc.kill()
         self.c.proc.wait(timeout=10)
-        self.src.after_kill()
+        self.src.after_kill(20)
 
     def streamed(self, mark):
         with open(self.c.log, "rb") as f:
@@ -793,6 +774,7 @@ class Oracle:
         tagpurge process must stream again by itself.  (seconds what() took, seconds
         until tagpurge streamed again), and the rest of the round's deadline."""
         tp.wait(lambda: self.streamed(mark), "tagpurge to stream before the fault", 30)
+        # The fault's moment under load is the thing under test (sleep is seeded-random).
         time.sleep(sleep / 2)
         t1 = time.monotonic()
         again = self.c.log.stat().st_size
@@ -822,10 +804,12 @@ class Oracle:
                 self.src.failover()
             fault, deadline = self.mid_round(mark, sleep, promote)
             self.configure(state)   # the next rounds list the new topology
-        while time.monotonic() < deadline:
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        tp.check(self.c.proc.poll() is None, f"tagpurge exited {self.c.proc.returncode} in "
-                 f"round {i}:\n{self.c.log.read_text(errors='replace')[-3000:]}")
+        # The round's length (seeded-random) is the thing under test: SIGKILL lands at an
+        # arbitrary point of the stream.  tagpurge must stay up all along.
+        tp.hold(lambda: self.c.proc.poll() is None,
+                lambda: f"tagpurge exited {self.c.proc.returncode} in round {i}:\n"
+                f"{self.c.log.read_text(errors='replace')[-3000:]}",
+                max(0.0, deadline - time.monotonic()))
         self.kill()
         self.rounds.append({"sleep": sleep, "node_b": state, "restart": restart_db,
                             "failover": failover, "drop_slot": drop_slot, "fault": fault,
@@ -840,7 +824,9 @@ class Oracle:
         self.gen = gen = Workload(self.src.client, self.seed, c.tmp / "workload.err")
         gen.start()
         try:
-            time.sleep(0.5)
+            # The first SIGKILL lands under load: once the workload has begun its transactions.
+            tp.wait(lambda: gen.n > 0 or gen.error is not None or not gen.is_alive(),
+                    "the workload's first transaction", 30)
             self.kill()
             i = 0
             while i < ROUNDS or (TXNS and gen.is_alive()):
@@ -863,7 +849,7 @@ class Oracle:
             self.kill_loop()
             loop_s = time.monotonic() - t_start
             self.configure(None)
-            target = self.src.final_position()
+            target = self.src.position()
             self.spawn()
             t_drain = time.monotonic()
             tp.wait(lambda: (self.src.confirmed() or 0) >= target and c.proc.poll() is None,
@@ -960,6 +946,5 @@ class Oracle:
 def main(source):
     """Run the oracle against source "pg" or "mariadb"; the exit status for ctest."""
     if source == "pg":
-        return tp.run("pg_crash_oracle", lambda c: Oracle(c, PgSource(c)).run(), tp.PrivateCase)
-    import tpmy  # pylint: disable=import-outside-toplevel
-    return tpmy.run("my_crash_oracle", lambda c: Oracle(c, MySource(c)).run())
+        return tp.run("pg_crash_oracle", lambda c: Oracle(c, c.src).run(), OraclePgCase)
+    return tp.run("my_crash_oracle", lambda c: Oracle(c, c.src).run(), OracleMyCase)

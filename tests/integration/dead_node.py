@@ -73,14 +73,17 @@ def go_down(c, stub, retention):
     stub.stop()
     t0 = time.monotonic()
     end = c.commit("INSERT INTO names VALUES (1, 'a')")
-    held = None
+    held, at = None, None
+
+    def not_passed():
+        nonlocal held, at
+        at = c.confirmed()
+        held = retention(c)
+        return at < end
     # Not down yet: the node's first failure is after this commit, so it cannot be
     # down before t0 + DOWN_S.
-    while time.monotonic() < t0 + DOWN_S - 0.4:
-        at = c.confirmed()
-        tp.check(at < end, f"checkpoint {at} passed the commit {end} before the node was down")
-        held = retention(c)
-        time.sleep(0.05)
+    tp.hold(not_passed, lambda: f"checkpoint {at} passed the commit {end} before the node "
+            f"was down", t0 + DOWN_S - 0.4 - time.monotonic())
     tp.check(marks(c) is None or not marks(c), f"a mark before down: {marks(c)}")
     c.wait_confirmed(end, timeout=DOWN_S + 5)
     held_s = time.monotonic() - t0

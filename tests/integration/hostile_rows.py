@@ -66,7 +66,7 @@ def run(c, schema, dialect):
     big(n) -> an n-byte text expression, shown(bytes) -> the bytes the change
     stream carries for a binary value (PostgreSQL: bytea's hex text)."""
     xkey, ban = c.stub("xkey"), c.stub("ban")
-    c.config(sinks(xkey, ban), **{dialect["mapping_kw"]: mapping(schema)})
+    c.config(sinks(xkey, ban), mapping=mapping(schema))
     c.start()
     raw = b"\x00\xff\r\nA\xfe, |(.*)[x]{2}$^+?\\\x00"
     injection = "x\r\nX-Injected: 1\r\n\r\nPURGEKEYS / HTTP/1.1\r\nxkey-purge: everything"

@@ -155,7 +155,7 @@ def failover(c, primary, other, replica, stub):
 def no_gtid(c, replica, other, stub):
     """Part 2: the next host lacks the GTID: GAP (1236), broad purge, its end onwards."""
     c.stop()
-    c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping_=mapping(c.db),
+    c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping=mapping(c.db),
              extra={"heartbeat_ms": 500, "hosts": [f"127.0.0.1:{replica.port}",
                                                    f"127.0.0.1:{other.port}"]})
     c.start()
@@ -207,7 +207,7 @@ def body(c):
         replica.wait_applied(primary.gtid())
         c.my = primary
         stub = c.stub("node")
-        c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping_=mapping(c.db),
+        c.config([{"name": "edge", "type": "xkey", "nodes": [stub.url]}], mapping=mapping(c.db),
                  extra={"heartbeat_ms": 500,
                         "hosts": [f"127.0.0.1:{s.port}" for s in (primary, other, replica)]})
         check_online(c, primary, other, replica)

@@ -92,7 +92,7 @@ def body(c):
     c.sql(SCHEMA)
     node = c.stub("node")
     path = c.config([{"name": "edge", "type": "xkey", "nodes": [node.url]}],
-                    mapping_=mapping(c.db))
+                    mapping=mapping(c.db))
     cfg = json.loads(path.read_text())
     cfg["listen"] = "127.0.0.1:0"
     path.write_text(json.dumps(cfg, indent=2))

@@ -10,7 +10,6 @@ different identity is no gap (the GTID is found); without one (the file:pos
 path) it is, and so is an unreadable checkpoint."""
 import json
 import sys
-import time
 
 import tp
 import tpmy
@@ -49,9 +48,12 @@ def body(c):
 
     # A frozen server: the heartbeat/read timeout notices, tagpurge reconnects.
     before = c.warm_all(["product-1"], nodes=[0])
+    n = c.log.read_text().count("source my: reconnecting")
     c.my.sigstop()
     try:
-        time.sleep(6)  # read timeout = 3 x heartbeat + 2 s
+        # The read timeout (3 x heartbeat + 2 s) ends the session while the server is frozen.
+        tp.wait(lambda: c.log.read_text().count("source my: reconnecting") > n,
+                "the read timeout to end the session with the frozen server", 15)
     finally:
         c.my.sigcont()
     end = c.commit("UPDATE products SET name = 'z' WHERE id = 1")

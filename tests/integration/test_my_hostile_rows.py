@@ -11,7 +11,6 @@ def body(c):
     c.sql("CREATE TABLE blobs(id int PRIMARY KEY, b longblob); "
           "CREATE TABLE texts(id int PRIMARY KEY, t longtext) CHARSET utf8mb4")
     hostile_rows.run(c, c.db, {
-        "mapping_kw": "mapping_",
         "binary": lambda b: f"X'{b.hex()}'",
         "text": lambda s: "'" + s.replace("\\", "\\\\").replace("'", "\\'")
         .replace("\r", "\\r").replace("\n", "\\n") + "'",

@@ -3,7 +3,6 @@
 commit and its delivery, then restart: every purge arrives, none skipped;
 a restart of MariaDB itself mid-stream."""
 import sys
-import time
 
 import tp
 import tpmy
@@ -39,7 +38,8 @@ def body(c):
         tp.check(c.confirmed() >= before_kill, "checkpoint went backwards")
     finally:
         c.nodes[0].sigcont()
-    time.sleep(0.3)  # a request left in the stopped node's socket may still be served
+    # A request left in the stopped node's socket may still be served: wait until it is.
+    tp.wait_conns_served(c.nodes[0].port, "node 0 after SIGCONT")
     before3 = c.warm(0, "product-3")
     c.start()
     c.wait_confirmed(end)

@@ -91,7 +91,7 @@ def body(c):
     table = f"{c.db}.alltypes"
     mapping = tpmy.mapping(c.db)
     mapping[table] = {"tags": [f"{n}-{{{n}}}" for n in NAMES], "fallback_tags": ["alltypes"]}
-    c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}], mapping_=mapping)
+    c.config([{"name": "edge", "type": "xkey", "nodes": [c.node_url(0)]}], mapping=mapping)
     c.start()
     # Live: DECIMAL, DATETIME2 and utf8mb4 VARCHAR tags purge exactly.
     live = ["d1--12345678.90", "dt6-2026-01-02%2003%3A04%3A05.120000",

@@ -21,8 +21,10 @@ def body(c):
     before = c.warm_all(["product-1"])
 
     # 1. The open batch goes out at SIGTERM, not lost and not left for replay.
+    txns = c.stats()["txns"]
     end = c.commit("UPDATE products SET name = 'b' WHERE id = 1")
-    time.sleep(0.2)  # read, waiting in the 800 ms coalescing window
+    # Read, and waiting in the 800 ms coalescing window that opened then.
+    tp.wait(lambda: c.stats()["txns"] > txns, "the transaction to be read", 5)
     t0 = time.monotonic()
     c.proc.send_signal(signal.SIGTERM)
     rc = c.proc.wait(timeout=10)

@@ -12,7 +12,6 @@ def body(c):
     c.sql("CREATE TABLE blobs(id int PRIMARY KEY, b bytea); "
           "CREATE TABLE texts(id int PRIMARY KEY, t text)")
     hostile_rows.run(c, "public", {
-        "mapping_kw": "mapping",
         "binary": lambda b: f"'\\x{b.hex()}'::bytea",
         "text": lambda s: "E'" + s.replace("\\", "\\\\").replace("'", "\\'")
         .replace("\r", "\\r").replace("\n", "\\n") + "'",

@@ -24,12 +24,9 @@ def body(c):
                 "node 0 to be purged", 5)
         healthy_ms = (time.monotonic() - t0) * 1000
         # Several timeouts (500 ms) and retries later, the commit is still unconfirmed.
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            at = c.confirmed()
-            tp.check(at < end, f"slot confirmed {tp.fmt_lsn(at)} past the undelivered commit "
-                     f"{tp.fmt_lsn(end)}")
-            time.sleep(0.1)
+        tp.hold(lambda: c.confirmed() < end,
+                lambda: f"slot confirmed {tp.fmt_lsn(c.confirmed())} past the undelivered "
+                f"commit {tp.fmt_lsn(end)}", 3.0, step=0.1)
         held = c.confirmed()
     finally:
         c.nodes[1].sigcont()

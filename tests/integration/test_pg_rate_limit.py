@@ -17,12 +17,14 @@ def body(c):
                        "timeout_ms": 500})
     c.start()
     c.marker()
-    time.sleep(1.0 / RATE)  # the marker spent the token
+    # The marker spent the token: one refill period of the bucket (not observable from
+    # outside; the rate is the thing under test).
+    time.sleep(1.0 / RATE)
     n0 = len(stub.requests())
     end = 0
     for i in range(12):
         end = c.commit(f"INSERT INTO products(id, category_id, name) VALUES ({i}, {i}, 'x')")
-        time.sleep(0.05)
+        time.sleep(0.05)  # pacing the workload: 12 commits spread over 0.6 s
     c.wait_confirmed(end, timeout=15)
     reqs = stub.requests()[n0:]
     times = [r[3]["t_recv"] for r in reqs]

@@ -33,7 +33,7 @@ def body(c):
         c.pg = tp.services.Postgres(root)
         c.pg.psql("ALTER SYSTEM SET wal_level = 'replica'")
         c.pg.restart()
-        c._fresh_db()
+        c.src.fresh()
         c.sql("CREATE TABLE plain(id int PRIMARY KEY, category_id int)")
         c.sql("INSERT INTO plain VALUES (1, 3)")
         c.sql("CREATE TABLE ghost(id int PRIMARY KEY)")
@@ -51,7 +51,7 @@ def body(c):
         c.pg.psql("ALTER SYSTEM SET wal_level = 'logical'")
         t0 = time.monotonic()
         c.pg.restart()
-        tp.wait(c._slot_active, "tagpurge to reconnect and stream", 40)
+        tp.wait(c.streaming, "tagpurge to reconnect and stream", 40)
         print(f"streaming {time.monotonic() - t0:.1f} s after the fixed server restarted")
         log_has(c, "table public.plain: tags need column category_id, which UPDATE and "
                    "DELETE do not carry with REPLICA IDENTITY DEFAULT")
@@ -79,7 +79,7 @@ def body(c):
         # The server goes away while streaming.
         c.pg.restart()
         end = c.commit("UPDATE products SET name = 'b' WHERE id = 1")
-        tp.wait(c._slot_active, "tagpurge to reconnect after a server restart", 40)
+        tp.wait(c.streaming, "tagpurge to reconnect after a server restart", 40)
         c.wait_confirmed(end, timeout=40)
         c.assert_purged(0, "product-1", before[0, "product-1"])
         log_has(c, "reconnecting in")

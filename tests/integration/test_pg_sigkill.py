@@ -2,7 +2,6 @@
 """Issue test 5: tagpurge killed with SIGKILL before a purge was delivered;
 after a restart it is delivered and the slot advances."""
 import sys
-import time
 
 import tp
 
@@ -27,8 +26,9 @@ def body(c):
     finally:
         c.nodes[0].sigcont()
     # A request written to the stopped node's socket before the kill may still
-    # be served now; cache the page again so only a replayed purge can refetch it.
-    time.sleep(0.3)
+    # be served now; once it is, cache the page again so only a replayed purge can
+    # refetch it.
+    tp.wait_conns_served(c.nodes[0].port, "node 0 after SIGCONT")
     before = c.warm(0, "product-1")
     tp.check(c.confirmed() < end, "slot advanced with tagpurge down")
 

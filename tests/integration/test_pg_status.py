@@ -60,8 +60,8 @@ def body(c):
         tp.check(c.node_url(1) in b, f"/readyz names the node: {b}")
         tp.check(c.metrics()[f'tagpurge_node_up{{sink="edge",node="{c.node_url(1)}"}}'] == 0,
                  "node_up 0")
-        time.sleep(0.5)
-        tp.check("status" not in answer, "/v1/wait answered while a node still owed the purge")
+        tp.hold(lambda: "status" not in answer,
+                "/v1/wait answered while a node still owed the purge", 0.5)
     finally:
         c.nodes[1].sigcont()
     th.join(30)

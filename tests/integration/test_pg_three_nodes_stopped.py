@@ -36,12 +36,9 @@ def body(c):
         tp.check(healthy_s < 2.0, f"healthy nodes took {healthy_s:.2f} s: held up by the "
                  f"stopped one?")
         # Hold for 3 s (several timeouts and retries): never past the first transaction.
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            at = c.confirmed()
-            tp.check(at < ends[0], f"slot confirmed {tp.fmt_lsn(at)} past the first undelivered "
-                     f"commit {tp.fmt_lsn(ends[0])}")
-            time.sleep(0.05)
+        tp.hold(lambda: c.confirmed() < ends[0],
+                lambda: f"slot confirmed {tp.fmt_lsn(c.confirmed())} past the first "
+                f"undelivered commit {tp.fmt_lsn(ends[0])}", 3.0)
     finally:
         c.nodes[2].sigcont()
     t1 = time.monotonic()

@@ -61,14 +61,63 @@ def check(cond, msg):
 
 
 def wait(pred, what, timeout=15.0, step=0.02):
+    """Poll pred() until truthy (returned) or fail after timeout; what: the message, or a
+    function returning it (evaluated on failure)."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > deadline:
+            what = what() if callable(what) else what
             raise Fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(step)
+
+
+def hold(pred, what, seconds, step=0.05):
+    """The window a test asserts that something does NOT happen in (the checkpoint does
+    not pass an undelivered commit, no third purge arrives): pred() must stay true for
+    `seconds`, checked every `step` and once at the end.  The time is the thing under
+    test, so this is the harness's one fixed wait besides wait()'s poll step.  what: the
+    failure message, or a function returning it (evaluated on failure, so it can show
+    the state that broke the rule)."""
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    while True:
+        if not pred():
+            msg = what() if callable(what) else what
+            raise Fail(f"{msg} (after {time.monotonic() - t0:.2f} s of a {seconds} s hold)")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(step, left))
+
+
+# /proc/net/tcp states in which the server side has not closed the connection yet:
+# ESTABLISHED, SYN_RECV, CLOSE_WAIT, LAST_ACK.
+_OPEN_TCP_STATES = {"01", "03", "08", "09"}
+
+
+def open_conns(port):
+    """Connections to local port `port` that its server has not finished with."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            f = ln.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] in _OPEN_TCP_STATES:
+                n += 1
+    return n
+
+
+def wait_conns_served(port, what, timeout=10.0):
+    """A killed tagpurge may have left a request in a stopped node's socket; once the
+    node has closed every connection to its port, that request was served (or reset),
+    so it can no longer purge a page cached after this."""
+    wait(lambda: open_conns(port) == 0, f"{what}: connections to port {port} closed", timeout)
 
 
 class Stub:
@@ -111,7 +160,107 @@ class Stub:
             self.proc.wait()
 
 
+class PgSource:
+    """The harness's one PostgreSQL source adapter (tpmy.MySource is MariaDB's): the
+    database, the checkpoint (the slot's confirmed_flush_lsn), the source config and
+    "streaming" for Case, PrivateCase and the crash oracle (crash_oracle.PgOracleSource
+    adds its standby and failover).  server: the services.Postgres it talks to."""
+
+    label, name, tagpurge_env = "pg", "shop", {}
+    SCHEMA = SCHEMA
+    # Top-level config keys the PostgreSQL cases have always had.
+    CONFIG = {"listen": "127.0.0.1:0", "drain_timeout_ms": 3000}
+
+    def __init__(self, c, server):
+        self.c, self.server = c, server
+        self.db, self.slot = c.db, f"s_{c.name}"
+
+    def fresh(self):
+        """An empty database with SCHEMA, no slot of this case left over."""
+        self.server.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         f"WHERE slot_name = '{self.slot}'")
+        self.server.psql(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
+        self.server.psql(f"CREATE DATABASE {self.db}")
+        # Keepalives every ~1 s: quiet slots advance quickly and keepalive
+        # replies are exercised.
+        self.server.psql("ALTER SYSTEM SET wal_sender_timeout = '2s'")
+        # Flush WAL at commit (fsync stays off): the walsender then sees a commit
+        # at once instead of at the walwriter's next round (up to 200 ms).
+        self.server.psql("ALTER SYSTEM SET synchronous_commit = on")
+        self.server.psql("SELECT pg_reload_conf()")
+        self.sql(self.SCHEMA)
+
+    def sql(self, q):
+        return self.server.psql(q, db=self.db)
+
+    def commit(self, q):
+        """Run q as one transaction; return the WAL insert position after its commit."""
+        out = self.sql(f"BEGIN; {q}; COMMIT; SELECT pg_current_wal_insert_lsn();")
+        return lsn(out.splitlines()[-1])
+
+    def position(self):
+        return lsn(self.sql("SELECT pg_current_wal_insert_lsn()"))
+
+    def confirmed(self):
+        out = self.server.psql(f"SELECT confirmed_flush_lsn FROM pg_replication_slots "
+                               f"WHERE slot_name = '{self.slot}'")
+        return lsn(out) if out else 0
+
+    def describe(self, pos):
+        return fmt_lsn(pos)
+
+    def what(self):
+        return f"slot {self.slot}"
+
+    def config(self, extra=None):
+        return {"name": self.name, "type": "postgres",
+                "conninfo": f"host=127.0.0.1 port={self.server.port} dbname={self.db} "
+                            f"user=postgres",
+                "slot": self.slot, "publication": self.slot, "create": True, **(extra or {})}
+
+    def streaming(self, mark):
+        """tagpurge streams: its slot is active (mark, the log offset, is not needed)."""
+        return self._slot("active") == "t"
+
+    def _slot(self, col):
+        return self.server.psql(f"SELECT {col} FROM pg_replication_slots "
+                                f"WHERE slot_name = '{self.slot}'")
+
+    def after_kill(self, timeout=15.0):
+        """The server notices the dead client; the slot must be free to restart.  A
+        server that is down holds no slot."""
+        def released():
+            try:
+                return self._slot("active") != "t"
+            except services.ServiceError:
+                return True
+        wait(released, "slot release", timeout)
+
+    def client(self):
+        """A psql session for a workload: (argv, env, how to echo a marker)."""
+        pg = self.server
+        argv = [services.psql_binary(pg.bindir), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                "-h", pg.sockdir, "-p", str(pg.port), "-U", "postgres", "-d", self.db]
+        return (argv, dict(services.clean_env(), PGCLIENTENCODING="UTF8"),
+                lambda m: f"\\echo {m}\n")
+
+    def restart_db(self):
+        self.server.restart()
+
+    def finish(self):
+        try:
+            self.server.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM "
+                             f"pg_replication_slots WHERE slot_name = '{self.slot}' AND NOT active")
+        except Exception:
+            pass
+
+
 class Case:
+    """One integration test: its database on a source (SOURCE, PostgreSQL here;
+    tpmy.MyCase: MariaDB), a tagpurge process, the shared Varnish nodes, stubs."""
+
+    SOURCE = PgSource
+
     def __init__(self, name):
         envdir = os.environ.get("TAGPURGE_TESTENV")
         self.bin = os.environ.get("TAGPURGE_BIN")
@@ -119,56 +268,57 @@ class Case:
             print("no test environment (run through ctest)")
             sys.exit(SKIP)
         self.env = services.load_env(envdir)
+        self._require()
         self.nodes = self.env.varnish
         self.name = name
         self.db = f"t_{name}"
-        self.slot = f"s_{name}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"tp-{name}-"))
         self.servers = []  # private servers this case started (stopped by finish)
-        self.pg = self._server()
         self.proc = None
         self.log = self.tmp / "tagpurge.log"
         self.marker_id = 0
         self.stubs = []
-        self._fresh_db()
+        self.src = self.SOURCE(self, self._server())
+        self.src.fresh()
+
+    def _require(self):
+        """Exit 77 (skip) when the test environment lacks this case's source."""
 
     def _server(self):
         """The PostgreSQL this case uses: the shared one (PrivateCase starts its own)."""
         return self.env.pg
 
-    # -- database -----------------------------------------------------------
-    def _fresh_db(self):
-        self.pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                     f"WHERE slot_name = '{self.slot}'")
-        self.pg.psql(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
-        self.pg.psql(f"CREATE DATABASE {self.db}")
-        # Keepalives every ~1 s: quiet slots advance quickly and keepalive
-        # replies are exercised.
-        self.pg.psql("ALTER SYSTEM SET wal_sender_timeout = '2s'")
-        # Flush WAL at commit (fsync stays off): the walsender then sees a commit
-        # at once instead of at the walwriter's next round (up to 200 ms).
-        self.pg.psql("ALTER SYSTEM SET synchronous_commit = on")
-        self.pg.psql("SELECT pg_reload_conf()")
-        self.sql(SCHEMA)
+    # -- database (the source adapter) ----------------------------------------
+    @property
+    def pg(self):
+        return self.src.server
+
+    @pg.setter
+    def pg(self, server):
+        self.src.server = server
+
+    @property
+    def slot(self):
+        return self.src.slot
 
     def sql(self, q):
-        return self.pg.psql(q, db=self.db)
+        return self.src.sql(q)
 
     def commit(self, q):
-        """Run q as one transaction; return the WAL insert position after its commit."""
-        t0 = time.monotonic()
-        out = self.sql(f"BEGIN; {q}; COMMIT; SELECT pg_current_wal_insert_lsn();")
-        self.last_commit_t = t0
-        return lsn(out.splitlines()[-1])
+        """Run q as one transaction; return the source's position after its commit."""
+        self.last_commit_t = time.monotonic()
+        return self.src.commit(q)
+
+    def position(self):
+        return self.src.position()
 
     def confirmed(self):
-        out = self.pg.psql(f"SELECT confirmed_flush_lsn FROM pg_replication_slots "
-                           f"WHERE slot_name = '{self.slot}'")
-        return lsn(out) if out else 0
+        return self.src.confirmed()
 
     def wait_confirmed(self, target, timeout=15.0):
-        wait(lambda: self.confirmed() >= target, f"slot {self.slot} to confirm {fmt_lsn(target)} "
-             f"(at {fmt_lsn(self.confirmed())})", timeout)
+        wait(lambda: self.confirmed() >= target,
+             lambda: f"{self.src.what()} to confirm {self.src.describe(target)} "
+             f"(at {self.src.describe(self.confirmed())})", timeout)
 
     def marker(self):
         """A transaction whose only purge is marker-N; wait until it is confirmed."""
@@ -177,24 +327,23 @@ class Case:
 
     # -- tagpurge -----------------------------------------------------------
     def config(self, sinks, delivery=None, mapping=None, extra=None):
-        """extra: keys merged into the source (e.g. gap_tags, a multi-host conninfo)."""
+        """mapping: default MAPPING (the source's own for MariaDB); extra: keys merged
+        into the source (e.g. gap_tags, a multi-host conninfo)."""
         cfg = {
             "state_dir": str(self.tmp / "state"),
-            "mapping": mapping or MAPPING,
-            "sources": [{"name": "shop", "type": "postgres",
-                         "conninfo": f"host=127.0.0.1 port={self.pg.port} dbname={self.db} "
-                                     f"user=postgres",
-                         "slot": self.slot, "publication": self.slot, "create": True,
-                         **(extra or {})}],
+            "mapping": mapping or self.default_mapping(),
+            "sources": [self.src.config(extra)],
             "sinks": sinks,
-            "listen": "127.0.0.1:0",
-            "drain_timeout_ms": 3000,
+            **self.src.CONFIG,
             "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,
                                      "retry_max_ms": 500, "timeout_ms": 500},
         }
         self.cfg_path = self.tmp / "config.json"
         self.cfg_path.write_text(json.dumps(cfg, indent=2))
         return self.cfg_path
+
+    def default_mapping(self):
+        return MAPPING
 
     def state_file(self):
         """The source's state file (connectors/pgstate.h) as a dict, or None."""
@@ -205,26 +354,25 @@ class Case:
         return f"http://127.0.0.1:{self.nodes[i].port}"
 
     def start(self, env=None, streaming=True):
-        """Run tagpurge; wait until it streams from its slot unless streaming=False."""
+        """Run tagpurge; wait until it streams from its source unless streaming=False."""
         self.logf = open(self.log, "a")
+        mark = len(self.log.read_text()) if self.log.exists() else 0
         self.proc = subprocess.Popen([self.bin, "run", "-c", str(self.cfg_path), "-v"],
                                      stdout=self.logf, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, **(env or {})))
+                                     env=dict(os.environ, **self.src.tagpurge_env, **(env or {})))
         if streaming:
-            wait(lambda: self._slot_active(), "tagpurge to stream from its slot", 20)
+            wait(lambda: self.streaming(mark), f"tagpurge to stream from {self.src.what()}", 20)
 
-    def _slot_active(self):
+    def streaming(self, mark=0):
+        """tagpurge runs (else fail with its log) and streams from its source."""
         check(self.proc.poll() is None, f"tagpurge exited {self.proc.returncode}:\n"
               f"{self.log.read_text()[-3000:]}")
-        return self.pg.psql(f"SELECT active FROM pg_replication_slots "
-                            f"WHERE slot_name = '{self.slot}'") == "t"
+        return self.src.streaming(mark)
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
         self.proc.wait(timeout=10)
-        # The server notices the dead client; the slot must be free to restart.
-        wait(lambda: self.pg.psql(f"SELECT active FROM pg_replication_slots "
-                                  f"WHERE slot_name = '{self.slot}'") != "t", "slot release")
+        self.src.after_kill()
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -274,7 +422,11 @@ class Case:
         return out
 
     def stats(self):
-        """The counters of a fresh SIGUSR1 "stats:" log line."""
+        """The counters of a fresh SIGUSR1 "stats:" log line while tagpurge runs, else
+        of the last one it logged (at exit)."""
+        if self.proc is None or self.proc.poll() is not None:
+            line = [ln for ln in self.log.read_text().splitlines() if "stats:" in ln][-1]
+            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.split("stats:", 1)[1])}
         n = self.log.read_text().count("stats:")
         self.proc.send_signal(signal.SIGUSR1)
         wait(lambda: self.log.read_text().count("stats:") > n, "the stats log line", 5)
@@ -295,13 +447,10 @@ class Case:
             self.proc.wait()
 
     def finish(self):
-        """Release everything and drop the slot (run() prints the log on failure)."""
+        """Release everything, let the source clean up (PostgreSQL: drop the slot), stop
+        the private servers (run() prints the log on failure)."""
         self._release()
-        try:
-            self.pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                         f"WHERE slot_name = '{self.slot}' AND NOT active")
-        except Exception:
-            pass
+        self.src.finish()
         for srv in reversed(self.servers):
             try:
                 srv.stop("immediate")

@@ -1,18 +1,14 @@
 """The MariaDB side of the integration tests: a database per test on the
 shared MariaDB 10.11, tagpurge reading its binlog, cache assertions through
-real Varnish (inherited from tp.Case).
+real Varnish (inherited from tp.Case, with the MariaDB source adapter MySource).
 
 The checkpoint is tagpurge's state file; "confirmed" means the (file, pos)
 it holds is at or past a commit's end, read with SHOW MASTER STATUS right
 after the commit.
 """
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import zlib
-from pathlib import Path
 
 import tp
 
@@ -28,36 +24,31 @@ def mapping(db):
     return {f"{db}.{t.split('.')[1]}": v for t, v in tp.MAPPING.items()}
 
 
-class MyCase(tp.Case):
-    def __init__(self, name):  # pylint: disable=super-init-not-called
-        envdir = os.environ.get("TAGPURGE_TESTENV")
-        self.bin = os.environ.get("TAGPURGE_BIN")
-        if not envdir or not self.bin or not Path(envdir, "env.json").exists():
-            print("no test environment (run through ctest)")
-            sys.exit(tp.SKIP)
-        self.env = tp.services.load_env(envdir)
-        if self.env.mariadb is None:
-            print("no MariaDB in the test environment")
-            sys.exit(tp.SKIP)
-        self.my = self.env.mariadb
-        self.nodes = self.env.varnish
-        self.name = name
-        self.db = f"t_{name}"
-        self.server_id = 1000 + zlib.crc32(name.encode()) % 100000
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"tp-{name}-"))
-        self.state = self.tmp / "state" / "my.binlog.json"
-        self.proc = None
-        self.stubs = []
-        self.log = self.tmp / "tagpurge.log"
-        self.marker_id = 0
-        self.my.sql(f"DROP DATABASE IF EXISTS {self.db}; CREATE DATABASE {self.db}")
-        self.sql(SCHEMA)
+class MySource:
+    """The harness's one MariaDB source adapter (tp.PgSource is PostgreSQL's): the
+    database, the checkpoint (tagpurge's state file: binlog file and position), the
+    source config and "streaming" for MyCase and the crash oracle
+    (crash_oracle.MyOracleSource adds its replica and failover).  server: the
+    services.MariaDB it talks to."""
+
+    label, name, tagpurge_env = "mariadb", "my", {"TAGPURGE_MY_PASSWORD": "replpw"}
+    SCHEMA = SCHEMA
+    CONFIG = {}  # no status server, the default drain timeout
+
+    def __init__(self, c, server):
+        self.c, self.server, self.db = c, server, c.db
+        self.server_id = 1000 + zlib.crc32(c.name.encode()) % 100000
+        self.state = c.tmp / "state" / "my.binlog.json"
+
+    def fresh(self):
+        self.server.sql(f"DROP DATABASE IF EXISTS {self.db}; CREATE DATABASE {self.db}")
+        self.sql(self.SCHEMA)
 
     def sql(self, q):
-        return self.my.sql(q, db=self.db)
+        return self.server.sql(q, db=self.db)
 
     def position(self):
-        file, pos = self.my.sql("SHOW MASTER STATUS").split("\t")[:2]
+        file, pos = self.server.sql("SHOW MASTER STATUS").split("\t")[:2]
         return (file, int(pos))
 
     def commit(self, q):
@@ -72,9 +63,74 @@ class MyCase(tp.Case):
             return ("", 0)
         return (st["file"], int(st["pos"]))
 
-    def wait_confirmed(self, target, timeout=15.0):
-        tp.wait(lambda: self.confirmed() >= target,
-                f"checkpoint to reach {target} (at {self.confirmed()})", timeout)
+    def describe(self, pos):
+        return str(pos)
+
+    def what(self):
+        return "the binlog checkpoint"
+
+    def config(self, extra=None):
+        src = {"name": self.name, "type": "mysql", "host": "127.0.0.1", "port": self.server.port,
+               "user": "repl", "password_env": "TAGPURGE_MY_PASSWORD",
+               "server_id": self.server_id}
+        src.update(extra or {})
+        if "hosts" in src:  # the list form replaces host/port
+            del src["host"], src["port"]
+        return src
+
+    def streaming(self, mark):
+        """tagpurge logged streaming after log offset mark."""
+        return f"source {self.name}: streaming" in self.c.log.read_text()[mark:]
+
+    def after_kill(self, timeout=None):
+        pass  # no slot: the next tagpurge may connect at once
+
+    def client(self):
+        """A mariadb session for a workload: (argv, env, how to echo a marker)."""
+        my = self.server
+        argv = [tp.services.mariadb_binary("mariadb"), "--no-defaults", "-uroot",
+                f"--socket={my.socket}", "-N", "-B", "--unbuffered", "--skip-reconnect",
+                "--default-character-set=utf8mb4", f"--database={self.db}"]
+        return argv, tp.services.mariadb_env(), lambda m: f"SELECT '{m}';\n"
+
+    def restart_db(self):
+        self.server.restart()
+
+    def finish(self):
+        pass  # no slot to drop: the checkpoint is a file in the case's tmp
+
+
+class MyCase(tp.Case):
+    """A case on the shared MariaDB 10.11 (tp.Case with MySource)."""
+
+    SOURCE = MySource
+
+    def _require(self):
+        if self.env.mariadb is None:
+            print("no MariaDB in the test environment")
+            sys.exit(tp.SKIP)
+
+    def _server(self):
+        return self.env.mariadb
+
+    def default_mapping(self):
+        return mapping(self.db)
+
+    @property
+    def my(self):
+        return self.src.server
+
+    @my.setter
+    def my(self, server):
+        self.src.server = server
+
+    @property
+    def state(self):
+        return self.src.state
+
+    @property
+    def server_id(self):
+        return self.src.server_id
 
     def wait_gap_1236_at(self, end, timeout=15.0):
         """Wait for the first GAP line: it must name error 1236 and continue at end
@@ -87,49 +143,6 @@ class MyCase(tp.Case):
         tp.wait(lambda: f"reading binlog from {end[0]}:{end[1]} " in self.log.read_text(),
                 f"streaming to start at the end {end}", timeout)
         return gap
-
-    def config(self, sinks, delivery=None, mapping_=None, extra=None):
-        src = {"name": "my", "type": "mysql", "host": "127.0.0.1", "port": self.my.port,
-               "user": "repl", "password_env": "TAGPURGE_MY_PASSWORD",
-               "server_id": self.server_id}
-        src.update(extra or {})
-        if "hosts" in src:  # the list form replaces host/port
-            del src["host"], src["port"]
-        cfg = {"state_dir": str(self.tmp / "state"), "mapping": mapping_ or mapping(self.db),
-               "sources": [src], "sinks": sinks,
-               "delivery": delivery or {"coalesce_ms": 5, "retry_initial_ms": 50,
-                                        "retry_max_ms": 500, "timeout_ms": 500}}
-        self.cfg_path = self.tmp / "config.json"
-        self.cfg_path.write_text(json.dumps(cfg, indent=2))
-        return self.cfg_path
-
-    def start(self):
-        self.logf = open(self.log, "a")
-        mark = len(self.log.read_text()) if self.log.exists() else 0
-        env = dict(os.environ, TAGPURGE_MY_PASSWORD="replpw")
-        self.proc = subprocess.Popen([self.bin, "run", "-c", str(self.cfg_path), "-v"], env=env,
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
-
-        def streaming():
-            tp.check(self.proc.poll() is None, f"tagpurge exited {self.proc.returncode}:\n"
-                     f"{self.log.read_text()[-3000:]}")
-            return "source my: streaming" in self.log.read_text()[mark:]
-        tp.wait(streaming, "tagpurge to stream the binlog", 20)
-
-    def kill(self, sig=9):
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=10)
-
-    def finish(self):
-        self._release()  # no slot to drop: the checkpoint is a file in self.tmp
-
-    def stats(self):
-        """The counters of a fresh SIGUSR1 line while tagpurge runs, else of the
-        last 'stats:' line it logged (at exit)."""
-        if self.proc is not None and self.proc.poll() is None:
-            return super().stats()
-        line = [l for l in self.log.read_text().splitlines() if "stats:" in l][-1]
-        return {k: int(v) for k, v in (kv.split("=") for kv in line.split("stats: ")[1].split())}
 
 
 def run(name, body):

@@ -12,7 +12,8 @@
                     fixture's oracle
                     (Oracle mysqlbinlog output or the source project's assertions:
                     ../shared/fixtures/mysql/*.expected.json)
-Usage: run_case.py TAGPURGE CASE_DIR [FIXTURES_DIR].  Exit 77 when the fixtures are absent.
+Usage: run_case.py TAGPURGE CASE_DIR [FIXTURES_DIR] (default $TAGPURGE_FIXTURES, else
+../shared/fixtures/mysql beside the repository).  Exit 77 when the fixtures are absent.
 TAGPURGE_EMULATOR (space-separated), when set, runs tagpurge through it (cross builds).
 """
 import json
@@ -46,8 +47,11 @@ def zero_row_log_pos(data: bytes) -> bytes:
 
 def main() -> int:
     binary, case = sys.argv[1], Path(sys.argv[2])
+    # The same folder the unit tests read (tests/unit/fixtures.h): argument, $TAGPURGE_FIXTURES,
+    # else <repository>/../shared/fixtures/mysql.
     fixtures = Path(sys.argv[3]) if len(sys.argv) > 3 else \
-        Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "mysql"
+        Path(os.environ.get("TAGPURGE_FIXTURES") or
+             Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "mysql")
     if not fixtures.is_dir():
         print(f"skip: no fixtures at {fixtures}")
         return 77

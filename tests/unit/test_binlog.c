@@ -448,7 +448,7 @@ with_names(const unsigned char *tm, size_t n, uint8_t type, int first, size_t co
  * ENUM/SET_STR_VALUE metadata (these maps have none) the text is unknown;
  * with the value strings appended it is the name go-mysql's test asserts.
  */
-TEST(fixture_gomysql_rows_enum_set)
+FIXTURE_TEST(fixture_gomysql_rows_enum_set)
 {
     static const struct {
         size_t tm, rows;
@@ -469,8 +469,6 @@ TEST(fixture_gomysql_rows_enum_set)
     char want[512];
     size_t i, n, nn;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_enum_set", 0);
     d = decoder(&r, 1);
     for (i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -500,7 +498,7 @@ TEST(fixture_gomysql_rows_enum_set)
  * NDB t(p, c) rows (1,1) (2,2) (4,4) (3,3) (5,5); a partitioned INSERT of 3
  * and UPDATE 3 -> 1; the same without extra data from 5.7.
  */
-TEST(fixture_gomysql_rows_extra_data_partition_ndb)
+FIXTURE_TEST(fixture_gomysql_rows_extra_data_partition_ndb)
 {
     static const uint8_t types[] = {BL_E_WRITE_ROWS_V2, BL_E_WRITE_ROWS_V2, BL_E_UPDATE_ROWS_V2,
                                     BL_E_WRITE_ROWS_V2, BL_E_UPDATE_ROWS_V2};
@@ -518,8 +516,6 @@ TEST(fixture_gomysql_rows_extra_data_partition_ndb)
     char buf[512];
     size_t i;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_extra_data_partition_ndb", 0);
     d = decoder(&r, 1);
     for (i = 0; i < 5; i++) {
@@ -540,14 +536,12 @@ TEST(fixture_gomysql_rows_extra_data_partition_ndb)
  * (null)" first), but that test asserts only 3 rows per event, and the bytes
  * say otherwise: line 2 is fe01 ff fe02 (1, NULL, 2), line 3 fe01 fe02 ff.
  */
-TEST(fixture_gomysql_rows_trailing_null)
+FIXTURE_TEST(fixture_gomysql_rows_trailing_null)
 {
     struct fixture f;
     struct bl_decoder *d;
     struct rec r;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 1);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 1), 0);
@@ -570,7 +564,7 @@ TEST(fixture_gomysql_rows_trailing_null)
  * garbage before-image that servers before 5.7.22 wrote for the virtual
  * column: the rest of the row must still decode.
  */
-TEST(fixture_gomysql_rows_json_virtual_column_compat)
+FIXTURE_TEST(fixture_gomysql_rows_json_virtual_column_compat)
 {
     static const char *const want[] = {
         NULL,
@@ -588,8 +582,6 @@ TEST(fixture_gomysql_rows_json_virtual_column_compat)
     char buf[512];
     size_t i;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_json_virtual_column_compat", 0);
     d = decoder(&r, 1);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 1), 0);
@@ -612,7 +604,7 @@ TEST(fixture_gomysql_rows_json_virtual_column_compat)
  * full old document), everything else exact, and the 37 bytes must be used
  * up exactly (anything left would be read as a row and fail).
  */
-TEST(fixture_gomysql_partial_update_after_image_empty_json)
+FIXTURE_TEST(fixture_gomysql_partial_update_after_image_empty_json)
 {
     static const char tm[] = "0100000000000100017400017400" /* id 1, t.t */
                              "080303f5f5f5121203050404040000ff";
@@ -628,8 +620,6 @@ TEST(fixture_gomysql_partial_update_after_image_empty_json)
     size_t n, k;
     unsigned char *after;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_partial_update_after_image_empty_json", 0);
     d = decoder(&r, 1);
     n = unhex(tm, b, sizeof b);
@@ -661,7 +651,7 @@ TEST(fixture_gomysql_partial_update_after_image_empty_json)
 #define DOC1 "{\"flag\": false, \"labels\": [\"red\"...[70]"
 #define DOC2 "{\"flag\": false, \"labels\": [\"red\"...[102]"
 
-TEST(fixture_mageos_rows_json_partial_update_percona80)
+FIXTURE_TEST(fixture_mageos_rows_json_partial_update_percona80)
 {
     static const char doc1[] = "{\"flag\": false, \"labels\": [\"red\", \"blue\", \"purple\"], "
                                "\"featured\": true}";
@@ -704,8 +694,6 @@ TEST(fixture_mageos_rows_json_partial_update_percona80)
     unsigned char *tm;
     size_t i, n;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&rows, "mageos_rows_json_partial_update_percona80", 0);
     fixture_load_ex(&maps, "mageos_tablemaps_percona", 0);
     d = decoder(&r, 1);
@@ -735,7 +723,7 @@ TEST(fixture_mageos_rows_json_partial_update_percona80)
  * layout of line 1) gets line 1's rows; line 7 (entity_with_multiple_json:
  * INT, JSON, INT, INT, JSON, INT, all INTs UNSIGNED) a row built here.
  */
-TEST(fixture_mageos_tablemaps_percona)
+FIXTURE_TEST(fixture_mageos_tablemaps_percona)
 {
     static const struct cell row7[] = {
         {0, "07000000"}, {1, "050000000000000400"}, {2, "08000000"},
@@ -747,8 +735,6 @@ TEST(fixture_mageos_tablemaps_percona)
     unsigned char *tm;
     size_t i, n;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&rows, "mageos_rows_json_partial_update_percona80", 0);
     fixture_load_ex(&maps, "mageos_tablemaps_percona", 0);
     d = decoder(&r, 1);
@@ -813,7 +799,7 @@ expect_names(const struct rec *r, const json_t *want, size_t ncols)
  * with FULL metadata the names, signedness and ENUM/SET strings reach the
  * change; without, columns are @n and what they would decide is unknown.
  */
-TEST(fixture_gomysql_tablemap_optmeta_column_names)
+FIXTURE_TEST(fixture_gomysql_tablemap_optmeta_column_names)
 {
     static const struct cell cells[] = {
         {2, "ff"},        /* n_tinyint */
@@ -840,8 +826,6 @@ TEST(fixture_gomysql_tablemap_optmeta_column_names)
     unsigned char *tm;
     size_t line, i, n;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_tablemap_optmeta_column_names", 0);
     for (line = 1; line <= 4; line++) {
         c = fcase(&f, line);
@@ -870,7 +854,7 @@ TEST(fixture_gomysql_tablemap_optmeta_column_names)
  * maps must parse and their names and values reach the change.  Without a
  * charset, CHAR 'ab' may be BINARY(40) re-padded with zeros: unknown.
  */
-TEST(fixture_gomysql_tablemap_optmeta_primary_key)
+FIXTURE_TEST(fixture_gomysql_tablemap_optmeta_primary_key)
 {
     static const struct cell prim[] = {{0, "07000000"}, {1, "0178"}, {2, "0900000000000000"}};
     static const struct cell prim2[] = {
@@ -889,8 +873,6 @@ TEST(fixture_gomysql_tablemap_optmeta_primary_key)
     size_t line, n;
     int full, two;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_tablemap_optmeta_primary_key", 0);
     d = decoder(&r, 1);
     for (line = 1; line <= 8; line++) {
@@ -916,7 +898,7 @@ TEST(fixture_gomysql_tablemap_optmeta_primary_key)
  * _visibility(col0..col10 INT), some INVISIBLE: invisible columns are in the
  * row image like the others (COLUMN_VISIBILITY itself is not used).
  */
-TEST(fixture_gomysql_tablemap_optmeta_visibility)
+FIXTURE_TEST(fixture_gomysql_tablemap_optmeta_visibility)
 {
     struct cell cells[11];
     char hex[11][9], want[512];
@@ -927,8 +909,6 @@ TEST(fixture_gomysql_tablemap_optmeta_visibility)
     size_t line, i, n, o;
     int named;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_tablemap_optmeta_visibility", 0);
     for (i = 0; i < 11; i++) {
         snprintf(hex[i], sizeof hex[i], "%02zx000000", 100 + i);
@@ -960,7 +940,7 @@ TEST(fixture_gomysql_tablemap_optmeta_visibility)
  * _null(c1 INT NULL, c2 INT NOT NULL, c3 TIMESTAMP, c4 TEXT): the nullable
  * bitmap is not used (the row's NULL bitmap decides); c3 = 1583812517.
  */
-TEST(fixture_gomysql_tablemap_nullable)
+FIXTURE_TEST(fixture_gomysql_tablemap_nullable)
 {
     static const struct cell cells[] = {{1, "02000000"},
                                         {2, "5e670fa5"},
@@ -973,8 +953,6 @@ TEST(fixture_gomysql_tablemap_nullable)
     size_t line, n;
     char want[256];
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_tablemap_nullable", 0);
     d = decoder(&r, 1);
     for (line = 1; line <= 4; line++) {
@@ -1001,7 +979,7 @@ TEST(fixture_gomysql_tablemap_nullable)
  * signedness bits (MSB first) make nu_tinyint 255; gbk ENUM/SET names pass.
  * GEOMETRY_TYPE and ENUM_AND_SET_*_CHARSET are not used.
  */
-TEST(fixture_gomysql_tablemap_optmeta_charsets_geometry_signedness)
+FIXTURE_TEST(fixture_gomysql_tablemap_optmeta_charsets_geometry_signedness)
 {
     static const struct cell cells[] = {
         {2, "ff"},          /* n_tinyint */
@@ -1034,8 +1012,6 @@ TEST(fixture_gomysql_tablemap_optmeta_charsets_geometry_signedness)
     size_t line, i, n;
     int meta;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_tablemap_optmeta_charsets_geometry_signedness", 0);
     strcpy(binary, "ab");
     for (i = 0; i < 62; i++)
@@ -1122,7 +1098,7 @@ payload_field(unsigned char *b, uint8_t type, size_t v)
  * uncompressed size).  Values as mariadb-binlog -vv prints them from the
  * unpacked events (TIMESTAMPs 1743155669 and 1743155638 in UTC).
  */
-TEST(fixture_gomysql_transaction_payload_zstd_frame)
+FIXTURE_TEST(fixture_gomysql_transaction_payload_zstd_frame)
 {
     static const char want[] =
         "begin\n"
@@ -1143,8 +1119,6 @@ TEST(fixture_gomysql_transaction_payload_zstd_frame)
     unsigned char *in, *frame, *ev;
     size_t n, off, sz, k, nframe, o;
 
-    if (fixtures_missing())
-        return;
     in = (unsigned char *)slurp("gomysql_transaction_payload_zstd_frame.decompressed.bin", &n);
     ASSERT_EQ(n, 2442);
     d = decoder(&r, 1);
@@ -1192,7 +1166,7 @@ TEST(fixture_gomysql_transaction_payload_zstd_frame)
  * bl_feed() fail.  The STOP events: one from a stream without checksums, one
  * with.
  */
-TEST(fixture_gomysql_full_events_with_header)
+FIXTURE_TEST(fixture_gomysql_full_events_with_header)
 {
     struct fixture f;
     struct bl_decoder *d;
@@ -1200,8 +1174,6 @@ TEST(fixture_gomysql_full_events_with_header)
     unsigned char *ev;
     size_t line, n, i;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_full_events_with_header", 0);
     d = decoder(&r, 1);
     bl_set_verify(d, 1);
@@ -1261,14 +1233,12 @@ TEST(fixture_gomysql_full_events_with_header)
  * the transaction's first phase: its rows commit there, as MySQL's own
  * replica applies them.  The XID fields are not used.
  */
-TEST(fixture_mbcj_xa_prepare)
+FIXTURE_TEST(fixture_mbcj_xa_prepare)
 {
     struct fixture f, rows;
     struct bl_decoder *d;
     struct rec r;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "mbcj_xa_prepare", 0);
     fixture_load_ex(&rows, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 1);
@@ -1292,7 +1262,7 @@ TEST(fixture_mbcj_xa_prepare)
  * an empty body), a heartbeat never fails, commits, aborts or moves the
  * position, even inside a transaction.
  */
-TEST(fixture_gomysql_heartbeat_v1_v2)
+FIXTURE_TEST(fixture_gomysql_heartbeat_v1_v2)
 {
     struct fixture f;
     struct bl_decoder *d;
@@ -1301,8 +1271,6 @@ TEST(fixture_gomysql_heartbeat_v1_v2)
     uint64_t pos;
     int v;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_heartbeat_v1_v2", 0);
     d = decoder(&r, 1);
     feed_begin(d);
@@ -1350,13 +1318,11 @@ expect_gtid(const struct fixture *f, size_t line, const char *gtid)
  * the other fields are not exposed, so the check is that every layout gives
  * the GTID the fixture asserts.
  */
-TEST(fixture_gomysql_gtid_event_mysql8_fields)
+FIXTURE_TEST(fixture_gomysql_gtid_event_mysql8_fields)
 {
     struct fixture f;
     size_t line;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_gtid_event_mysql8_fields", 0);
     for (line = 1; line <= f.nlines; line++)
         expect_gtid(&f, line, jstr(fcase(&f, line), "gtid"));
@@ -1364,13 +1330,11 @@ TEST(fixture_gomysql_gtid_event_mysql8_fields)
 }
 
 /* GTID events cut after gno (5.6), before transaction_length (8.0.1), complete (8.1.0). */
-TEST(fixture_mbcj_gtid_event_variants)
+FIXTURE_TEST(fixture_mbcj_gtid_event_variants)
 {
     struct fixture f;
     size_t line;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "mbcj_gtid_event_variants", 0);
     for (line = 1; line <= f.nlines; line++)
         expect_gtid(&f, line, jstr(fcase(&f, line), "expected_gtid"));
@@ -1407,16 +1371,14 @@ previous_gtids(const char *name)
     fixture_free(&f);
 }
 
-TEST(fixture_gomysql_previous_gtids_tagged)
+FIXTURE_TEST(fixture_gomysql_previous_gtids_tagged)
 {
-    if (!fixtures_missing())
-        previous_gtids("gomysql_previous_gtids_tagged");
+    previous_gtids("gomysql_previous_gtids_tagged");
 }
 
-TEST(fixture_mbcj_previous_gtids_classic)
+FIXTURE_TEST(fixture_mbcj_previous_gtids_classic)
 {
-    if (!fixtures_missing())
-        previous_gtids("mbcj_previous_gtids_classic");
+    previous_gtids("mbcj_previous_gtids_classic");
 }
 
 /*
@@ -1425,7 +1387,7 @@ TEST(fixture_mbcj_previous_gtids_classic)
  * offset), as the value of a JSON column: both print the expected object,
  * keys in MySQL's order (all are 40 characters, so by bytes).
  */
-TEST(fixture_mbcj_json_binary_after_json_remove)
+FIXTURE_TEST(fixture_mbcj_json_binary_after_json_remove)
 {
     static const char tm[] = "0900000000000100016400016a0001f5010401";
     unsigned char b[1024], *doc;
@@ -1435,8 +1397,6 @@ TEST(fixture_mbcj_json_binary_after_json_remove)
     char *want;
     size_t line, n, o;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "mbcj_json_binary_after_json_remove", 0);
     d = decoder(&r, 1);
     n = unhex(tm, b, sizeof b);
@@ -1471,14 +1431,12 @@ TEST(fixture_mbcj_json_binary_after_json_remove)
  */
 
 /* Without names: @1..@n when asked (replay --positional), else the table broadens. */
-TEST(positional_names_are_opt_in)
+FIXTURE_TEST(positional_names_are_opt_in)
 {
     struct fixture f;
     struct bl_decoder *d;
     struct rec r;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_trailing_null", 0);
     d = decoder(&r, 0);
     ASSERT_EQ(feed_line(d, BL_E_TABLE_MAP, &f, 1), 0);

@@ -303,7 +303,7 @@ check_vector(const struct bl_coldef *c, const unsigned char *b, size_t consumed,
             FAILF("line %zu: %zu-byte prefix accepted", line, k);
 }
 
-TEST(fixture_gomysql_values_decimal)
+FIXTURE_TEST(fixture_gomysql_values_decimal)
 {
     unsigned char b[64];
     struct fixture f;
@@ -311,8 +311,6 @@ TEST(fixture_gomysql_values_decimal)
     struct bl_coldef cd;
     size_t i, n, consumed;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_values_decimal", 1);
     for (i = 0; i < json_array_size(f.cases); i++) {
         c = json_array_get(f.cases, i);
@@ -330,7 +328,7 @@ TEST(fixture_gomysql_values_decimal)
     fixture_free(&f);
 }
 
-TEST(fixture_gomysql_values_datetime2_time2)
+FIXTURE_TEST(fixture_gomysql_values_datetime2_time2)
 {
     unsigned char b[64];
     struct fixture f;
@@ -339,8 +337,6 @@ TEST(fixture_gomysql_values_datetime2_time2)
     const char *type;
     size_t i, n;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_values_datetime2_time2", 1);
     for (i = 0; i < json_array_size(f.cases); i++) {
         c = json_array_get(f.cases, i);
@@ -357,7 +353,7 @@ TEST(fixture_gomysql_values_datetime2_time2)
     fixture_free(&f);
 }
 
-TEST(fixture_vitess_json_binary_values)
+FIXTURE_TEST(fixture_vitess_json_binary_values)
 {
     unsigned char b[1024];
     struct fixture f;
@@ -366,8 +362,6 @@ TEST(fixture_vitess_json_binary_values)
     struct bl_coldef cd = col(BL_T_JSON, 4);
     size_t i, n;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "vitess_json_binary_values", 1);
     for (i = 0; i < json_array_size(f.cases); i++) {
         c = json_array_get(f.cases, i);
@@ -460,7 +454,7 @@ check_column(char *got, const json_t *want, const char *name)
     free(got);
 }
 
-TEST(fixture_gomysql_rows_json_decimal)
+FIXTURE_TEST(fixture_gomysql_rows_json_decimal)
 {
     static const char *const names[] = {"c1", "c2"};
     unsigned char *b = malloc(4096);
@@ -470,8 +464,6 @@ TEST(fixture_gomysql_rows_json_decimal)
     size_t i, k, n;
     const json_t *row;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_json_decimal", 1);
     n = unhex(f.line[0], b, 4096);
     parse_table_map(b, n, &t);
@@ -489,7 +481,7 @@ TEST(fixture_gomysql_rows_json_decimal)
     fixture_free(&f);
 }
 
-TEST(fixture_gomysql_rows_json_zero_length)
+FIXTURE_TEST(fixture_gomysql_rows_json_zero_length)
 {
     static const char *const names[] = {"id", "buyer_id", "order_sn", NULL, "is_del", "add_time"};
     unsigned char b[256];
@@ -499,8 +491,6 @@ TEST(fixture_gomysql_rows_json_zero_length)
     const json_t *row;
     size_t n, k;
 
-    if (fixtures_missing())
-        return;
     fixture_load_ex(&f, "gomysql_rows_json_zero_length", 1);
     parse_table_map(b, unhex(f.line[0], b, sizeof b), &t);
     ASSERT_EQ(t.ncols, 7);

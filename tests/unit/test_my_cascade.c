@@ -6,6 +6,8 @@
 #include "../../connectors/my_cascade.h"
 #include "test.h"
 
+#include "maputil.h"
+
 static const char *mapping_text =
     "{\"db.products\": {\"tags\": [\"product-{id}\", \"category-{category_id}\"],"
     "                   \"fallback_tags\": [\"products\"]},"
@@ -19,15 +21,7 @@ static const char *mapping_text =
 static struct tagmap *
 map(const char *text)
 {
-    struct cfg_ctx *ctx = cfg_ctx_new("m.json", text);
-    json_t *root = json_loads(text, 0, NULL);
-    struct tagmap *m;
-
-    ASSERT(root != NULL);
-    ASSERT(tagmap_compile(&m, root, 64, ctx) == 0);
-    json_decref(root);
-    cfg_ctx_destroy(&ctx);
-    return (m);
+    return (map_compile_ok(text, 64));
 }
 
 static void
@@ -84,15 +78,7 @@ fx_close(struct fx *f)
 static const char *
 tags(struct txn *t)
 {
-    static char buf[1024];
-    const char *const *v;
-    size_t n, i, o = 0;
-
-    v = tagset_sorted(txn_finish(t), &n);
-    buf[0] = '\0';
-    for (i = 0; i < n; i++)
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", i ? " " : "", v[i]);
-    return (buf);
+    return (tags_join(txn_finish(t)));
 }
 
 static struct col_value

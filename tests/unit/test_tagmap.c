@@ -4,26 +4,7 @@
 #include "../../broker/tagset.h"
 #include "test.h"
 
-static struct tagmap *
-compile(const char *text, const char **err)
-{
-    struct cfg_ctx *ctx = cfg_ctx_new("map.json", text);
-    json_error_t jerr;
-    json_t *root = json_loads(text, 0, &jerr);
-    struct tagmap *m = NULL;
-    static char errbuf[1024];
-
-    if (root == NULL)
-        FAILF("bad test JSON: %s", jerr.text);
-    *err = NULL;
-    if (tagmap_compile(&m, root, TAGMAP_DEFAULT_MAX_TAG_BYTES, ctx) != 0) {
-        snprintf(errbuf, sizeof errbuf, "%s", cfg_errmsg(ctx));
-        *err = errbuf;
-    }
-    json_decref(root);
-    cfg_ctx_destroy(&ctx);
-    return (m);
-}
+#include "maputil.h"
 
 static const char *const products_map =
     "{\"public.products\": {\"tags\": [\"product-{id}\", \"category-{category_id}\", "
@@ -32,6 +13,13 @@ static const char *const products_map =
     " \"public.bare\": {\"tags\": [\"bare-{id}\"]}}";
 
 static const char *const cols[] = {"id", "category_id", "view_count", "name"};
+static const char *const pcols[] = {"a", "b"};
+static const char *const idcol[] = {"id"};
+
+/* The columns of a row: products (4), pair (2), bare or a products change with only id. */
+#define PRODUCTS cols, 4
+#define PAIR     pcols, 2
+#define ID_ONLY  idcol, 1
 
 #define V(s)                                                                                       \
     {                                                                                              \
@@ -45,207 +33,127 @@ static const char *const cols[] = {"id", "category_id", "view_count", "name"};
     {                                                                                              \
         COL_UNKNOWN, NULL, 0                                                                       \
     }
+#define ROW(...) ((const struct col_value[]){__VA_ARGS__})
 
-/* Apply and return the tags joined by spaces, sorted. */
-static const char *
-apply(const char *table, enum change_op op, const struct col_value *oldv,
-      const struct col_value *newv, int *flags)
-{
-    static char out[8192];
-    const char *err;
-    struct tagmap *m = compile(products_map, &err);
-    struct tagset *ts = tagset_new();
-    const char *const *tags;
-    struct change c = {op, table, cols, 4, oldv, newv};
-    size_t n, i, o = 0;
-    int f;
+/*
+ * One mapping rule of the README: a change of {table, op, old, new} maps to
+ * exactly the tags WANT (sorted, space-joined); FLAGS_EQ (unless -1) is
+ * tagmap_apply's result, FLAGS_SET must be set in it and FLAGS_CLEAR clear.
+ */
+struct rule {
+    const char *name;
+    const char *table;
+    enum change_op op;
+    const char *const *cols;
+    size_t ncols;
+    const struct col_value *oldv, *newv;
+    const char *want;
+    int flags_eq, flags_set, flags_clear;
+};
 
-    ASSERT(m != NULL);
-    f = tagmap_apply(tagmap_lookup(m, table), &c, ts);
-    if (flags != NULL)
-        *flags = f;
-    tags = tagset_sorted(ts, &n);
-    out[0] = '\0';
-    for (i = 0; i < n; i++)
-        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", tags[i]);
-    tagset_destroy(&ts);
-    tagmap_unref(&m);
-    return (out);
-}
+#define ANY       -1, 0, 0
+#define EQ(f)     (f), 0, 0
+#define HAS(s, c) -1, (s), (c)
 
-TEST(insert_uses_new_row)
-{
-    struct col_value nv[] = {V("1"), V("3"), V("0"), V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_INSERT, NULL, nv, NULL),
-                  "category-3 product-1 product-list");
-}
-
-TEST(delete_uses_old_row)
-{
-    struct col_value ov[] = {V("10"), V("5"), V("0"), V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_DELETE, ov, NULL, NULL),
-                  "category-5 product-10 product-list");
-}
-
-TEST(update_is_union_of_old_and_new)
-{
-    struct col_value ov[] = {V("1"), V("3"), V("0"), V("x")};
-    struct col_value nv[] = {V("1"), V("4"), V("0"), V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_UPDATE, ov, nv, NULL),
-                  "category-3 category-4 product-1 product-list");
-}
-
-/* Insert into public.pair (columns a, b): its tags joined by spaces, sorted. */
-static const char *
-apply_pair(const struct col_value *nv, int *flags)
-{
-    static const char *const pcols[] = {"a", "b"};
-    static char out[1024];
-    struct change c = {CHG_INSERT, "public.pair", pcols, 2, NULL, nv};
-    struct tagset *ts = tagset_new();
-    const char *err;
-    struct tagmap *m = compile(products_map, &err);
-    const char *const *tags;
-    size_t n, i, o = 0;
-
-    *flags = tagmap_apply(tagmap_lookup(m, "public.pair"), &c, ts);
-    tags = tagset_sorted(ts, &n);
-    out[0] = '\0';
-    for (i = 0; i < n; i++)
-        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", tags[i]);
-    tagset_destroy(&ts);
-    tagmap_unref(&m);
-    return (out);
-}
-
-TEST(several_placeholders_per_tag)
-{
-    struct col_value nv[] = {V("x"), V("y")};
-    int flags;
-
-    ASSERT_STR_EQ(apply_pair(nv, &flags), "p-x-y xy");
-    ASSERT_EQ(flags, 0);
-}
-
-TEST(empty_rendering_drops_that_tag)
-{
-    struct col_value nv[] = {V(""), V("")};
-    int flags;
-
+static const struct rule rules[] = {
+    {"insert_uses_new_row", "public.products", CHG_INSERT, PRODUCTS, NULL,
+     ROW(V("1"), V("3"), V("0"), V("x")), "category-3 product-1 product-list", ANY},
+    {"delete_uses_old_row", "public.products", CHG_DELETE, PRODUCTS,
+     ROW(V("10"), V("5"), V("0"), V("x")), NULL, "category-5 product-10 product-list", ANY},
+    {"update_is_union_of_old_and_new", "public.products", CHG_UPDATE, PRODUCTS,
+     ROW(V("1"), V("3"), V("0"), V("x")), ROW(V("1"), V("4"), V("0"), V("x")),
+     "category-3 category-4 product-1 product-list", ANY},
+    {"several_placeholders_per_tag", "public.pair", CHG_INSERT, PAIR, NULL, ROW(V("x"), V("y")),
+     "p-x-y xy", EQ(0)},
     /* "{a}{b}" of two empty values is no tag; "p-{a}-{b}" still is one. */
-    ASSERT_STR_EQ(apply_pair(nv, &flags), "p--");
-    ASSERT_EQ(flags, 0);
-}
-
-TEST(null_drops_only_that_tag)
-{
-    struct col_value nv[] = {V("7"), NUL, V("0"), V("x")};
-    int flags;
-    ASSERT_STR_EQ(apply("public.products", CHG_INSERT, NULL, nv, &flags), "product-7 product-list");
-    ASSERT_EQ(flags, 0);
-}
-
-TEST(unknown_value_purges_default_fallback)
-{
+    {"empty_rendering_drops_that_tag", "public.pair", CHG_INSERT, PAIR, NULL, ROW(V(""), V("")),
+     "p--", EQ(0)},
+    {"null_drops_only_that_tag", "public.products", CHG_INSERT, PRODUCTS, NULL,
+     ROW(V("7"), NUL, V("0"), V("x")), "product-7 product-list", EQ(0)},
     /* PostgreSQL REPLICA IDENTITY DEFAULT: the old category is not in the change. */
-    struct col_value ov[] = {V("1"), UNK, UNK, UNK};
-    struct col_value nv[] = {V("1"), V("4"), V("0"), V("x")};
-    int flags;
-    ASSERT_STR_EQ(apply("public.products", CHG_UPDATE, ov, nv, &flags),
-                  "category-4 product-1 product-list");
-    ASSERT(flags & TM_FALLBACK);
-    ASSERT(!(flags & TM_NOFALLBACK));
-}
-
-TEST(explicit_fallback_tags)
-{
-    static const char *const pcols[] = {"a", "b"};
-    struct col_value ov[] = {V("x"), UNK};
-    struct change c = {CHG_DELETE, "public.pair", pcols, 2, ov, NULL};
-    struct tagset *ts = tagset_new();
-    const char *err;
-    struct tagmap *m = compile(products_map, &err);
-    size_t n;
-
-    ASSERT_EQ(tagmap_apply(tagmap_lookup(m, "public.pair"), &c, ts), TM_FALLBACK);
-    ASSERT_STR_EQ(tagset_sorted(ts, &n)[0], "pairs");
-    ASSERT_EQ(n, 1);
-    tagset_destroy(&ts);
-    tagmap_unref(&m);
-}
-
-TEST(missing_fallback_is_flagged)
-{
-    static const char *const bcols[] = {"id"};
-    struct col_value ov[] = {UNK};
-    struct change c = {CHG_DELETE, "public.bare", bcols, 1, ov, NULL};
-    struct tagset *ts = tagset_new();
-    const char *err;
-    struct tagmap *m = compile(products_map, &err);
-
-    ASSERT_EQ(tagmap_apply(tagmap_lookup(m, "public.bare"), &c, ts), TM_FALLBACK | TM_NOFALLBACK);
-    ASSERT_EQ(tagset_count(ts), 0);
-    tagset_destroy(&ts);
-    tagmap_unref(&m);
-}
-
-TEST(truncate_purges_fallback)
-{
-    int flags;
-    ASSERT_STR_EQ(apply("public.products", CHG_TRUNCATE, NULL, NULL, &flags), "product-list");
-    ASSERT_EQ(flags, TM_FALLBACK);
-}
-
-TEST(update_of_ignored_columns_purges_nothing)
-{
-    struct col_value ov[] = {V("1"), V("3"), V("0"), V("x")};
-    struct col_value nv[] = {V("1"), V("3"), V("1"), V("x")};
-    int flags;
-    ASSERT_STR_EQ(apply("public.products", CHG_UPDATE, ov, nv, &flags), "");
-    ASSERT_EQ(flags, TM_UNCHANGED);
-}
-
-TEST(update_of_ignored_and_other_columns_purges)
-{
-    struct col_value ov[] = {V("1"), V("3"), V("0"), V("x")};
-    struct col_value nv[] = {V("1"), V("3"), V("1"), V("y")};
-    ASSERT_STR_EQ(apply("public.products", CHG_UPDATE, ov, nv, NULL),
-                  "category-3 product-1 product-list");
-}
-
-TEST(ignore_columns_needs_complete_old_image)
-{
+    {"unknown_value_purges_default_fallback", "public.products", CHG_UPDATE, PRODUCTS,
+     ROW(V("1"), UNK, UNK, UNK), ROW(V("1"), V("4"), V("0"), V("x")),
+     "category-4 product-1 product-list", HAS(TM_FALLBACK, TM_NOFALLBACK)},
+    {"explicit_fallback_tags", "public.pair", CHG_DELETE, PAIR, ROW(V("x"), UNK), NULL, "pairs",
+     EQ(TM_FALLBACK)},
+    {"missing_fallback_is_flagged", "public.bare", CHG_DELETE, ID_ONLY, ROW(UNK), NULL, "",
+     EQ(TM_FALLBACK | TM_NOFALLBACK)},
+    {"truncate_purges_fallback", "public.products", CHG_TRUNCATE, PRODUCTS, NULL, NULL,
+     "product-list", EQ(TM_FALLBACK)},
+    {"update_of_ignored_columns_purges_nothing", "public.products", CHG_UPDATE, PRODUCTS,
+     ROW(V("1"), V("3"), V("0"), V("x")), ROW(V("1"), V("3"), V("1"), V("x")), "",
+     EQ(TM_UNCHANGED)},
+    {"update_of_ignored_and_other_columns_purges", "public.products", CHG_UPDATE, PRODUCTS,
+     ROW(V("1"), V("3"), V("0"), V("x")), ROW(V("1"), V("3"), V("1"), V("y")),
+     "category-3 product-1 product-list", ANY},
     /* Old image lacks a column: cannot decide, so it purges as usual. */
-    struct col_value ov[] = {V("1"), V("3"), V("0"), UNK};
-    struct col_value nv[] = {V("1"), V("3"), V("1"), V("x")};
-    int flags;
-    ASSERT_STR_EQ(apply("public.products", CHG_UPDATE, ov, nv, &flags),
-                  "category-3 product-1 product-list");
-    ASSERT(!(flags & TM_UNCHANGED));
+    {"ignore_columns_needs_complete_old_image", "public.products", CHG_UPDATE, PRODUCTS,
+     ROW(V("1"), V("3"), V("0"), UNK), ROW(V("1"), V("3"), V("1"), V("x")),
+     "category-3 product-1 product-list", HAS(0, TM_UNCHANGED)},
+    {"null_to_value_is_a_change", "public.products", CHG_UPDATE, PRODUCTS,
+     ROW(V("1"), NUL, V("0"), V("x")), ROW(V("1"), V("3"), V("0"), V("x")),
+     "category-3 product-1 product-list", ANY},
+    {"encoding_of_hostile_values", "public.products", CHG_INSERT, PRODUCTS, NULL,
+     ROW(V("a,b c\r\nX-Evil: 1|(.*)%~_-."), V("\xc3\xa9t\xc3\xa9"), V("0"), V("x")),
+     "category-%C3%A9t%C3%A9 product-a%2Cb%20c%0D%0AX-Evil%3A%201%7C%28.%2A%29%25~_-. "
+     "product-list",
+     ANY},
+    {"encoding_of_nul_byte", "public.products", CHG_INSERT, PRODUCTS, NULL,
+     ROW({COL_VALUE, "a\0b", 3}, V("1"), V("0"), V("x")), "category-1 product-a%00b product-list",
+     ANY},
+    /* product-1 and the fallback product-list (category_id is not in the change). */
+    {"missing_column_in_change_falls_back", "public.products", CHG_INSERT, ID_ONLY, NULL,
+     ROW(V("1")), "product-1 product-list", EQ(TM_FALLBACK)},
+};
+
+/* Apply one rule to products_map; 0, or 1 after printing what differs. */
+static int
+run_rule(const struct rule *r)
+{
+    struct tagmap *m = map_compile_ok(products_map, TAGMAP_DEFAULT_MAX_TAG_BYTES);
+    struct tagset *ts = tagset_new();
+    struct change c = {r->op, r->table, r->cols, r->ncols, r->oldv, r->newv};
+    const char *got;
+    int f, bad = 0;
+
+    f = tagmap_apply(tagmap_lookup(m, r->table), &c, ts);
+    got = tags_join(ts);
+    if (strcmp(got, r->want) != 0)
+        bad = fprintf(stderr, "%s: tags \"%s\" != \"%s\"\n", r->name, got, r->want);
+    if (r->flags_eq >= 0 && f != r->flags_eq)
+        bad = fprintf(stderr, "%s: flags %#x != %#x\n", r->name, f, r->flags_eq);
+    if ((f & r->flags_set) != r->flags_set)
+        bad = fprintf(stderr, "%s: flags %#x lack %#x\n", r->name, f, r->flags_set);
+    if ((f & r->flags_clear) != 0)
+        bad = fprintf(stderr, "%s: flags %#x have %#x\n", r->name, f, r->flags_clear);
+    tagset_destroy(&ts);
+    tagmap_unref(&m);
+    return (bad != 0);
 }
 
-TEST(null_to_value_is_a_change)
+TEST(mapping_rules)
 {
-    struct col_value ov[] = {V("1"), NUL, V("0"), V("x")};
-    struct col_value nv[] = {V("1"), V("3"), V("0"), V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_UPDATE, ov, nv, NULL),
-                  "category-3 product-1 product-list");
+    size_t i, failed = 0;
+
+    for (i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        failed += (size_t)run_rule(&rules[i]);
+    if (failed != 0)
+        FAILF("%zu of %zu mapping rules failed", failed, sizeof rules / sizeof rules[0]);
 }
 
-TEST(encoding_of_hostile_values)
+/* A value past max_tag_bytes: that tag falls back (the row is built at run time). */
+TEST(huge_value_falls_back)
 {
-    struct col_value nv[] = {V("a,b c\r\nX-Evil: 1|(.*)%~_-."), V("\xc3\xa9t\xc3\xa9"), V("0"),
-                             V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_INSERT, NULL, nv, NULL),
-                  "category-%C3%A9t%C3%A9 "
-                  "product-a%2Cb%20c%0D%0AX-Evil%3A%201%7C%28.%2A%29%25~_-. product-list");
-}
+    size_t n = 1 << 20;
+    char *big = malloc(n);
+    struct col_value nv[] = {{COL_VALUE, big, n}, V("3"), V("0"), V("x")};
+    struct rule r = {"huge_value_falls_back",   "public.products",  CHG_INSERT, PRODUCTS, NULL, nv,
+                     "category-3 product-list", HAS(TM_OVERSIZE, 0)};
 
-TEST(encoding_of_nul_byte)
-{
-    struct col_value nv[] = {{COL_VALUE, "a\0b", 3}, V("1"), V("0"), V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_INSERT, NULL, nv, NULL),
-                  "category-1 product-a%00b product-list");
+    ASSERT(big != NULL);
+    memset(big, 'x', n);
+    ASSERT_EQ(run_rule(&r), 0);
+    free(big);
 }
 
 TEST(tag_encode_unreserved_and_hex)
@@ -255,20 +163,6 @@ TEST(tag_encode_unreserved_and_hex)
     ASSERT_STR_EQ(buf, "AZaz09-._~");
     tag_encode(buf, "\xff/ +", 4);
     ASSERT_STR_EQ(buf, "%FF%2F%20%2B");
-}
-
-TEST(huge_value_falls_back)
-{
-    size_t n = 1 << 20;
-    char *big = malloc(n);
-    int flags;
-
-    memset(big, 'x', n);
-    struct col_value nv[] = {{COL_VALUE, big, n}, V("3"), V("0"), V("x")};
-    ASSERT_STR_EQ(apply("public.products", CHG_INSERT, NULL, nv, &flags),
-                  "category-3 product-list");
-    ASSERT(flags & TM_OVERSIZE);
-    free(big);
 }
 
 TEST(tags_are_deduplicated)
@@ -290,7 +184,7 @@ static void
 expect_error(const char *map, const char *needle)
 {
     const char *err;
-    struct tagmap *m = compile(map, &err);
+    struct tagmap *m = map_compile("map.json", map, TAGMAP_DEFAULT_MAX_TAG_BYTES, &err);
     if (m != NULL)
         FAILF("mapping compiled but should fail: %s", map);
     ASSERT_CONTAINS(err, needle);
@@ -330,8 +224,7 @@ count_missing(void *arg, const char *col)
 TEST(missing_columns_are_reported)
 {
     static const char *const have[] = {"id", "name"};
-    const char *err;
-    struct tagmap *m = compile(products_map, &err);
+    struct tagmap *m = map_compile_ok(products_map, TAGMAP_DEFAULT_MAX_TAG_BYTES);
     int n = 0;
 
     ASSERT_EQ(
@@ -340,45 +233,14 @@ TEST(missing_columns_are_reported)
     tagmap_unref(&m);
 }
 
-TEST(missing_column_in_change_falls_back)
-{
-    static const char *const few[] = {"id"};
-    struct col_value nv[] = {V("1")};
-    struct change c = {CHG_INSERT, "public.products", few, 1, NULL, nv};
-    struct tagset *ts = tagset_new();
-    const char *err;
-    struct tagmap *m = compile(products_map, &err);
-
-    ASSERT_EQ(tagmap_apply(tagmap_lookup(m, "public.products"), &c, ts), TM_FALLBACK);
-    ASSERT_EQ(tagset_count(ts), 2); /* product-1 and the fallback product-list */
-    tagset_destroy(&ts);
-    tagmap_unref(&m);
-}
-
 /* clang-format off */
 TEST_MAIN(
-    TEST_ENTRY(insert_uses_new_row)
-    TEST_ENTRY(delete_uses_old_row)
-    TEST_ENTRY(update_is_union_of_old_and_new)
-    TEST_ENTRY(several_placeholders_per_tag)
-    TEST_ENTRY(empty_rendering_drops_that_tag)
-    TEST_ENTRY(null_drops_only_that_tag)
-    TEST_ENTRY(unknown_value_purges_default_fallback)
-    TEST_ENTRY(explicit_fallback_tags)
-    TEST_ENTRY(missing_fallback_is_flagged)
-    TEST_ENTRY(truncate_purges_fallback)
-    TEST_ENTRY(update_of_ignored_columns_purges_nothing)
-    TEST_ENTRY(update_of_ignored_and_other_columns_purges)
-    TEST_ENTRY(ignore_columns_needs_complete_old_image)
-    TEST_ENTRY(null_to_value_is_a_change)
-    TEST_ENTRY(encoding_of_hostile_values)
-    TEST_ENTRY(encoding_of_nul_byte)
-    TEST_ENTRY(tag_encode_unreserved_and_hex)
+    TEST_ENTRY(mapping_rules)
     TEST_ENTRY(huge_value_falls_back)
+    TEST_ENTRY(tag_encode_unreserved_and_hex)
     TEST_ENTRY(tags_are_deduplicated)
     TEST_ENTRY(literal_text_is_checked_at_load)
     TEST_ENTRY(error_positions_point_into_the_file)
     TEST_ENTRY(missing_columns_are_reported)
-    TEST_ENTRY(missing_column_in_change_falls_back)
 )
 /* clang-format on */

@@ -5,20 +5,16 @@
 #include "../../broker/txn.h"
 #include "test.h"
 
+#include "maputil.h"
+
 static struct tagmap *
 map(void)
 {
     const char *text =
         "{\"db.items\": {\"tags\": [\"item-{id}\", \"items\"]},"
         " \"db.other\": {\"tags\": [\"other-{id}\"], \"fallback_tags\": [\"others\"]}}";
-    struct cfg_ctx *ctx = cfg_ctx_new("m.json", text);
-    json_t *root = json_loads(text, 0, NULL);
-    struct tagmap *m;
 
-    ASSERT(tagmap_compile(&m, root, 64, ctx) == 0);
-    json_decref(root);
-    cfg_ctx_destroy(&ctx);
-    return (m);
+    return (map_compile_ok(text, 64));
 }
 
 static void
