@@ -257,9 +257,14 @@ purge_pass_done(struct fanout *f, struct purge *p)
 {
     if (p->rebound_hold && !p->rebound) {
         /* The tags stay (tag_refs held since submit) for the second pass. */
+        /*
+         * At least rebound_ms after the acknowledgement: the loop's clock is in
+         * whole milliseconds (truncated), so one more keeps the delay from
+         * coming out a fraction of a millisecond short.
+         */
         if (f->reboundq.len == 0)
-            AZ(uv_timer_start(&f->rebound_timer, rebound_cb, (uint64_t)f->cfg.rebound_ms, 0));
-        dueq_push(&f->reboundq, p, now_ms(f) + (uint64_t)f->cfg.rebound_ms);
+            AZ(uv_timer_start(&f->rebound_timer, rebound_cb, (uint64_t)f->cfg.rebound_ms + 1, 0));
+        dueq_push(&f->reboundq, p, now_ms(f) + (uint64_t)f->cfg.rebound_ms + 1);
         p->in_reboundq = 1;
         return;
     }
