@@ -48,8 +48,11 @@ log=$(mktemp)
 TAGPURGE_PG_PASSWORD=unused $exec_start >"$log" 2>&1 &
 pid=$!
 ok=
+# Its own status server first (another tagpurge on 9187 would answer /healthz, and
+# a SIGHUP before the handlers are installed would end this one).
 for _ in $(seq 50); do
-  if curl -fsS http://127.0.0.1:9187/healthz >/dev/null 2>&1; then ok=1; break; fi
+  if grep -q "status: listening on 127.0.0.1:9187" "$log" &&
+    curl -fsS http://127.0.0.1:9187/healthz >/dev/null 2>&1; then ok=1; break; fi
   sleep 0.1
 done
 [ -n "$ok" ] || { cat "$log"; kill "$pid"; echo "FAIL: /healthz did not answer"; exit 1; }
