@@ -69,6 +69,16 @@ pg_send(struct pg *pg, const char *sql, pg_step_f *fn)
     return (1);
 }
 
+/* pg_send() of a built query, which it frees. */
+static int
+pg_send_built(struct pg *pg, char *sql, pg_step_f *fn)
+{
+    int rv = pg_send(pg, sql, fn);
+
+    free(sql);
+    return (rv);
+}
+
 int
 pg_res_ok(struct pg *pg, PGresult *res, const char *what)
 {
@@ -201,11 +211,7 @@ pg_sql_tables(struct pg *pg)
 static int
 step_tables(struct pg *pg)
 {
-    char *sql = pg_sql_tables(pg);
-    int rv = pg_send(pg, sql, step_tables_res);
-
-    free(sql);
-    return (rv);
+    return (pg_send_built(pg, pg_sql_tables(pg), step_tables_res));
 }
 
 /* Mapped tables that exist and are not yet in the publication. */
@@ -318,11 +324,7 @@ pg_sql_pub(struct pg *pg)
 static int
 step_pub(struct pg *pg)
 {
-    char *sql = pg_sql_pub(pg);
-    int rv = pg_send(pg, sql, step_pub_res);
-
-    free(sql);
-    return (rv);
+    return (pg_send_built(pg, pg_sql_pub(pg), step_pub_res));
 }
 
 /*------------------------------------------------------------------------
@@ -556,11 +558,7 @@ pg_sql_slot(struct pg *pg)
 static int
 step_slot(struct pg *pg)
 {
-    char *sql = pg_sql_slot(pg);
-    int rv = pg_send(pg, sql, pg_slot_res);
-
-    free(sql);
-    return (rv);
+    return (pg_send_built(pg, pg_sql_slot(pg), pg_slot_res));
 }
 
 /* IDENTIFY_SYSTEM: systemid, timeline, xlogpos, dbname. */
