@@ -1,5 +1,7 @@
 /*
- * PostgreSQL source: logical replication with pgoutput (protocol 1).
+ * PostgreSQL source: logical replication with pgoutput (protocol 1).  This file owns
+ * the connection, the COPY BOTH stream, status updates and the state file; the set-up
+ * steps are in pg_setup.c, `check --online` in pg_check.c (structs: pg_int.h).
  *
  * libpq in non-blocking mode on the libuv loop: a uv_poll_t on PQsocket()
  * drives connection, the set-up queries and the COPY BOTH stream; a timer
@@ -25,13 +27,9 @@
  * the file holds), so the slot's confirmed_flush_lsn is never past it and a
  * crash leaves the file behind what every node acknowledged, never ahead.
  *
- * Gaps: at every (re)connect pgstate_gap() decides whether the slot
- * continues what tagpurge read.  When it does not, the GAP is logged, marked
- * in the state file, the slot re-created (with "create"), and a broad purge
- * handed to the core at the slot's start; the new server and slot are
- * recorded only when that purge is confirmed.  Positions carry the slot
- * incarnation (src_pos.off = epoch): confirms for a slot that is gone are
- * ignored.
+ * Gaps: decided at every (re)connect by the set-up steps (pg_setup.c).
+ * Positions carry the slot incarnation (src_pos.off = epoch): confirms for
+ * a slot that is gone are ignored.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -51,86 +49,13 @@
 #include "../broker/lib/statefile.h"
 #include "../broker/tagmap.h"
 #include "../broker/txn.h"
-#include "connector.h"
+#include "pg_int.h"
 #include "pgoutput.h"
-#include "pgrel.h"
-#include "pgstate.h"
 
 /* State file writes are fsynced: at most one per STATE_MS, then the server is told. */
 #define STATE_MS 100
 
-enum pg_state { PG_WAIT, PG_CONNECTING, PG_SETUP, PG_STREAMING, PG_STOPPED };
-
-struct pg_poll {
-    unsigned magic;
-#define PG_POLL_MAGIC 0x0f00a11e
-    uv_poll_t h;
-    struct pg *pg;
-    int fd;
-};
-
-struct pg;
-typedef int pg_step_f(struct pg *, PGresult *);
-
-struct pg {
-    unsigned magic;
-#define PG_MAGIC 0x9e57c0aa
-    /* configuration */
-    char *name;
-    char *conninfo;
-    char *password_env, *password_file;
-    char *slot, *publication;
-    int create;
-    long status_interval_ms;
-    char **gap_tags; /* literal tags a gap purges too */
-    size_t ngap_tags;
-    int checking; /* `check --online`: blocking queries, nothing created */
-    int problems; /* found while checking */
-    /* runtime */
-    uv_loop_t *loop;
-    struct tagmap *map; /* a reference; refreshed from core->mapping() at each connect */
-    const struct conn_core *core;
-    enum pg_state state;
-    PGconn *conn;
-    struct pg_poll *poll;
-    uv_timer_t timer; /* reconnect backoff, or status interval */
-    unsigned failures;
-    int step;
-    pg_step_f *step_fn;
-    PGresult *step_res;
-    struct pgo_decoder *dec;
-    struct pgrels rels; /* relations of this session, and the row scratch */
-    int in_txn;
-    uint64_t written; /* highest commit end_lsn received */
-    uint64_t flushed; /* what we may confirm */
-    uint64_t sent_flush;
-    char *password;
-    /* the server and slot as the set-up steps found them (loop thread) */
-    char systemid[32];
-    unsigned timeline;
-    int slot_exists, slot_lost;
-    uint64_t slot_lsn;   /* confirmed_flush_lsn, or the new slot's consistent point */
-    int have;            /* statefile_read() of this connect: 1, 0 none, -1 unreadable */
-    struct pgstate seen; /* the file as read at this connect */
-    char gap[256];       /* the gap found at this connect ("" none) */
-    int gap_logged;      /* GAP logged, its purge not yet handed over */
-    /* the state file (loop thread) */
-    char *state_path;
-    size_t max_txn_tags;
-    struct pgstate rec; /* the slot being streamed; written when confirmed */
-    uint64_t recorded;  /* the LSN the file holds for that slot: what status updates send */
-    uint64_t epoch;     /* slot incarnation; src_pos.off of its transactions */
-    int gap_pending;    /* the broad purge of epoch is not confirmed: the file keeps the old */
-    int dirty;
-    uv_timer_t state_timer;
-    unsigned open_handles;
-    void (*stopped)(void *);
-    void *stopped_arg;
-};
-
-static void pg_schedule_reconnect(struct pg *, const char *why);
 static void pg_state_later(struct pg *);
-static void pg_run_step(struct pg *);
 static void pg_send_status(struct pg *, int reply);
 static void pg_state_flush(struct pg *);
 
@@ -219,7 +144,7 @@ pg_configure(void **privp, const char *srcname, const json_t *obj, struct cfg_ct
 }
 
 /* Secrets are read at start, never logged, and never put on a command line. */
-static int
+int
 pg_load_password(struct pg *pg)
 {
     return (secret_load(pg->name, pg->password_env, pg->password_file, &pg->password));
@@ -293,7 +218,7 @@ pg_disconnect(struct pg *pg)
 }
 
 /* Sending may leave data in libpq's buffer: wait for writability then. */
-static int
+int
 pg_flush(struct pg *pg)
 {
     int r = PQflush(pg->conn);
@@ -334,7 +259,7 @@ one_line(char *out, size_t len, const char *in)
     out[o] = '\0';
 }
 
-static void
+void
 pg_schedule_reconnect(struct pg *pg, const char *why)
 {
     long d;
@@ -364,6 +289,18 @@ status_cb(uv_timer_t *t)
         pg_send_status(pg, 0);
 }
 
+/* START_REPLICATION answered COPY BOTH: the stream and its status updates run. */
+void
+pg_streaming_begin(struct pg *pg)
+{
+    pg->state = PG_STREAMING;
+    pg->failures = 0;
+    pg->sent_flush = 0;
+    pg->core->state(pg->core->arg, 1);
+    AZ(uv_timer_start(&pg->timer, status_cb, (uint64_t)pg->status_interval_ms,
+                      (uint64_t)pg->status_interval_ms));
+}
+
 /*------------------------------------------------------------------------
  * Connecting
  */
@@ -373,8 +310,8 @@ status_cb(uv_timer_t *t)
  * password loaded from its secret, a replication connection or a plain one
  * (`check --online`).  keys/vals need room for 5 entries; borrowed strings.
  */
-static void
-conn_params(const struct pg *pg, int replication, const char **keys, const char **vals)
+void
+pg_conn_params(const struct pg *pg, int replication, const char **keys, const char **vals)
 {
     int n = 0;
 
@@ -419,7 +356,7 @@ pg_connect(struct pg *pg)
     const char *keys[5], *vals[5];
 
     pg_take_map(pg);
-    conn_params(pg, 1, keys, vals);
+    pg_conn_params(pg, 1, keys, vals);
     pg->state = PG_CONNECTING;
     pg->conn = PQconnectStartParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) == CONNECTION_BAD) {
@@ -463,662 +400,6 @@ pg_connect_poll(struct pg *pg)
         snprintf(why, sizeof why, "could not connect: %s", PQerrorMessage(pg->conn));
         pg_schedule_reconnect(pg, why);
         break;
-    }
-}
-
-/*------------------------------------------------------------------------
- * Set-up queries, one at a time.  Each step sends a query; its handler gets
- * the (last) result and returns 0 to go on, 1 when it sent another query
- * itself, -1 to give up (after logging what to fix).
- */
-
-static char *
-lit(struct pg *pg, const char *s)
-{
-    char *e = PQescapeLiteral(pg->conn, s, strlen(s));
-
-    AN(e);
-    return (e);
-}
-
-/* "schema"."table" for SQL, from "schema.table". */
-static char *
-qualified(struct pg *pg, const char *table)
-{
-    const char *dot = strchr(table, '.');
-    char *nsp = tp_strndup(table, (size_t)(dot - table));
-    char *a = PQescapeIdentifier(pg->conn, nsp, strlen(nsp));
-    char *b = PQescapeIdentifier(pg->conn, dot + 1, strlen(dot + 1));
-    size_t n;
-    char *out;
-
-    AN(a);
-    AN(b);
-    n = strlen(a) + strlen(b) + 2;
-    out = tp_malloc(n);
-    snprintf(out, n, "%s.%s", a, b);
-    PQfreemem(a);
-    PQfreemem(b);
-    free(nsp);
-    return (out);
-}
-
-static int
-pg_send(struct pg *pg, const char *sql, pg_step_f *fn)
-{
-    if (pg->checking) { /* one blocking query; the step reports what is wrong */
-        PGresult *res = PQexec(pg->conn, sql);
-        int rv = fn(pg, res);
-        PQclear(res);
-        if (rv < 0)
-            pg->problems++;
-        return (0);
-    }
-    pg->step_fn = fn;
-    if (PQsendQuery(pg->conn, sql) != 1 || pg_flush(pg) != 0) {
-        pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
-        return (-1);
-    }
-    return (1);
-}
-
-static int
-res_ok(struct pg *pg, PGresult *res, const char *what)
-{
-    ExecStatusType st = PQresultStatus(res);
-
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-        return (1);
-    log_err("source %s: %s failed: %s", pg->name, what, PQresultErrorMessage(res));
-    return (0);
-}
-
-static int
-step_wal_level(struct pg *pg, PGresult *res)
-{
-    const char *v;
-
-    if (!res_ok(pg, res, "SHOW wal_level"))
-        return (-1);
-    v = PQgetvalue(res, 0, 0);
-    if (strcmp(v, "logical") != 0) {
-        log_err("source %s: the server's wal_level is '%s': set wal_level = logical in "
-                "postgresql.conf and restart PostgreSQL",
-                pg->name, v);
-        return (-1);
-    }
-    return (0);
-}
-
-/* IN list of mapped tables as 'schema.table' literals. */
-static char *
-mapped_list(struct pg *pg)
-{
-    struct sbuf sb = {0};
-    char *l;
-    size_t i;
-
-    sbuf_printf(&sb, "%s", "");
-    for (i = 0; i < tagmap_count(pg->map); i++) {
-        l = lit(pg, tagmap_table(tagmap_at(pg->map, i)));
-        sbuf_printf(&sb, "%s%s", i > 0 ? ", " : "", l);
-        PQfreemem(l);
-    }
-    return (sb.p);
-}
-
-/* Columns the entry needs that the replica identity does not carry. */
-static void
-warn_identity(struct pg *pg, const char *table, const char *ident, const char *keys)
-{
-    const struct tagmap_entry *e = tagmap_lookup(pg->map, table);
-    const char *const *cols;
-    size_t i, n, klen;
-    const char *k;
-
-    if (e == NULL || strcmp(ident, "f") == 0)
-        return;
-    cols = tagmap_columns(e, &n);
-    for (i = 0; i < n; i++) {
-        int found = 0;
-        for (k = keys; *k != '\0'; k += klen + (k[klen] == ',')) {
-            klen = strcspn(k, ",");
-            if (klen == strlen(cols[i]) && strncmp(k, cols[i], klen) == 0)
-                found = 1;
-        }
-        if (!found) {
-            pg->problems += pg->checking;
-            log_warn("source %s: table %s: tags need column %s, which UPDATE and DELETE do not "
-                     "carry with REPLICA IDENTITY %s: they purge the fallback tags instead; "
-                     "to purge exactly run: ALTER TABLE %s REPLICA IDENTITY FULL",
-                     pg->name, table, cols[i],
-                     strcmp(ident, "d") == 0   ? "DEFAULT"
-                     : strcmp(ident, "i") == 0 ? "USING INDEX"
-                                               : "NOTHING",
-                     table);
-            return;
-        }
-    }
-}
-
-static int
-step_tables_res(struct pg *pg, PGresult *res)
-{
-    size_t i;
-    int r, found;
-
-    if (!res_ok(pg, res, "reading the mapped tables"))
-        return (-1);
-    for (i = 0; i < tagmap_count(pg->map); i++) {
-        const char *t = tagmap_table(tagmap_at(pg->map, i));
-        found = 0;
-        for (r = 0; r < PQntuples(res); r++)
-            if (strcmp(PQgetvalue(res, r, 0), t) == 0) {
-                found = 1;
-                warn_identity(pg, t, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
-            }
-        if (!found) {
-            pg->problems += pg->checking;
-            log_warn("source %s: mapped table %s does not exist in this database", pg->name, t);
-        }
-    }
-    return (0);
-}
-
-static int
-step_tables(struct pg *pg)
-{
-    char *list = mapped_list(pg);
-    struct sbuf sql = {0};
-    int rv;
-
-    sbuf_printf(&sql,
-                "SELECT n.nspname || '.' || c.relname, c.relreplident::text, "
-                "coalesce((SELECT string_agg(a.attname, ',') FROM pg_index i JOIN pg_attribute a "
-                "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = "
-                "c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE "
-                "i.indisprimary END), '') FROM pg_class c JOIN pg_namespace n ON n.oid = "
-                "c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname "
-                "IN (%s)",
-                list[0] ? list : "NULL");
-    rv = pg_send(pg, sql.p, step_tables_res);
-    sbuf_free(&sql);
-    free(list);
-    return (rv);
-}
-
-/* Mapped tables that exist and are not yet in the publication. */
-static char *
-missing_pub_tables(struct pg *pg, PGresult *res, int *count)
-{
-    struct sbuf sb = {0};
-    char *q;
-    size_t i;
-    int r, in;
-
-    *count = 0;
-    sbuf_printf(&sb, "%s", "");
-    for (i = 0; i < tagmap_count(pg->map); i++) {
-        const char *t = tagmap_table(tagmap_at(pg->map, i));
-        in = 0;
-        for (r = 0; r < PQntuples(res); r++)
-            if (!PQgetisnull(res, r, 0) && strcmp(PQgetvalue(res, r, 0), t) == 0)
-                in = 1 + (PQgetvalue(res, r, 1)[0] == 't');
-        if (in != 1)
-            continue; /* listed already (2), or the table does not exist (0) */
-        q = qualified(pg, t);
-        sbuf_printf(&sb, "%s%s", (*count)++ > 0 ? ", " : "", q);
-        free(q);
-    }
-    return (sb.p);
-}
-
-static int step_slot(struct pg *);
-
-static int
-step_pub_done(struct pg *pg, PGresult *res)
-{
-    if (!res_ok(pg, res, "creating or altering the publication"))
-        return (-1);
-    log_info("source %s: publication %s is ready", pg->name, pg->publication);
-    return (0);
-}
-
-/*
- * Rows: (mapped table, exists-in-publication) for every existing mapped
- * table, plus whether the publication exists at all (column 2).
- */
-static int
-step_pub_res(struct pg *pg, PGresult *res)
-{
-    struct sbuf sql = {0};
-    char *missing;
-    int n, exists, rv = 0;
-
-    if (!res_ok(pg, res, "reading the publication"))
-        return (-1);
-    exists = PQntuples(res) > 0 && PQgetvalue(res, 0, 2)[0] == 't';
-    missing = missing_pub_tables(pg, res, &n);
-    if (exists && n == 0) {
-        free(missing);
-        return (0);
-    }
-    sbuf_printf(&sql, "%s %s", exists ? "ALTER PUBLICATION" : "CREATE PUBLICATION",
-                pg->publication);
-    if (n > 0)
-        sbuf_printf(&sql, "%s%s", exists ? " ADD TABLE " : " FOR TABLE ", missing);
-    if (pg->checking && pg->create) {
-        log_info("source %s: publication %s %s: tagpurge will run at start: %s", pg->name,
-                 pg->publication, exists ? "lacks mapped tables" : "does not exist", sql.p);
-    } else if (!pg->create) {
-        log_err("source %s: publication %s %s; run: %s;  (or set \"create\": true)", pg->name,
-                pg->publication, exists ? "lacks mapped tables" : "does not exist", sql.p);
-        rv = exists ? 0 : -1; /* a partial publication still streams what it has */
-        pg->problems += pg->checking && exists;
-    } else {
-        rv = pg_send(pg, sql.p, step_pub_done);
-    }
-    sbuf_free(&sql);
-    free(missing);
-    return (rv);
-}
-
-static int
-step_pub(struct pg *pg)
-{
-    char *list = mapped_list(pg), *pub = lit(pg, pg->publication);
-    struct sbuf sql = {0};
-    int rv;
-
-    sbuf_printf(&sql,
-                "SELECT t.name, EXISTS (SELECT 1 FROM pg_publication_tables pt "
-                "WHERE pt.pubname = %s AND pt.schemaname || '.' || pt.tablename = t.name), "
-                "EXISTS (SELECT 1 FROM pg_publication WHERE pubname = %s) "
-                "FROM (SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
-                "('r', 'p') AND n.nspname || '.' || c.relname IN (%s) UNION ALL SELECT NULL) t",
-                pub, pub, list[0] ? list : "NULL");
-    rv = pg_send(pg, sql.p, step_pub_res);
-    PQfreemem(pub);
-    sbuf_free(&sql);
-    free(list);
-    return (rv);
-}
-
-/*------------------------------------------------------------------------
- * The state file and the gap decision
- */
-
-static int
-pg_state_write(struct pg *pg, const struct pgstate *st)
-{
-    json_t *o = pgstate_json(st);
-    int rv = o != NULL ? statefile_write(pg->state_path, o) : -1;
-
-    json_decref(o);
-    if (rv != 0)
-        log_err("source %s: cannot write the state file %s: %s", pg->name, pg->state_path,
-                strerror(errno));
-    return (rv);
-}
-
-/* pg->have and pg->seen from the file; 1, 0 (none) or -1 (unreadable). */
-static int
-pg_state_read(struct pg *pg)
-{
-    json_t *o = NULL;
-
-    memset(&pg->seen, 0, sizeof pg->seen);
-    pg->have = statefile_read(pg->state_path, &o);
-    if (pg->have > 0 && pgstate_parse(o, &pg->seen) != 0)
-        pg->have = -1;
-    json_decref(o);
-    return (pg->have);
-}
-
-static void
-pg_facts(const struct pg *pg, struct pgfacts *f)
-{
-    memset(f, 0, sizeof *f);
-    f->systemid = pg->systemid;
-    f->timeline = pg->timeline;
-    f->slot = pg->slot;
-    f->slot_exists = pg->slot_exists;
-    f->confirmed_flush = pg->slot_lsn;
-    f->wal_lost = pg->slot_lost;
-}
-
-/* What the file will hold for the slot of this connect, at lsn. */
-static void
-pg_current(const struct pg *pg, uint64_t lsn, struct pgstate *st)
-{
-    memset(st, 0, sizeof *st);
-    snprintf(st->systemid, sizeof st->systemid, "%s", pg->systemid);
-    st->timeline = pg->timeline;
-    snprintf(st->slot, sizeof st->slot, "%s", pg->slot);
-    st->lsn = lsn;
-}
-
-/*
- * The gap is marked in the file before anything changes on the server: a
- * crash from here until its purge is confirmed produces it again.
- */
-static int
-pg_mark_gap(struct pg *pg)
-{
-    struct pgstate st = pg->seen;
-
-    if (pg->have <= 0)
-        pg_current(pg, 0, &st);
-    if (st.gap[0] == '\0')
-        snprintf(st.gap, sizeof st.gap, "%s", pg->gap);
-    return (pg_state_write(pg, &st));
-}
-
-/*
- * The broad purge, as the first transaction of the new slot incarnation: the
- * core confirms it only after every node acknowledged it, and only then
- * (pg_confirm) does the file record the new server and slot.
- */
-static void
-pg_emit_gap(struct pg *pg)
-{
-    struct src_pos pos;
-    struct txn *t;
-    char at[32];
-
-    pgstate_lsn_fmt(pg->slot_lsn, at, sizeof at);
-    log_info("source %s: the broad purge is handed over; streaming slot %s from %s", pg->name,
-             pg->slot, at);
-    pg->epoch++;
-    pg->gap_pending = 1;
-    pg->flushed = pg->written = pg->recorded = 0;
-    pg->dirty = 0;
-    pg_current(pg, pg->slot_lsn, &pg->rec);
-    memset(&pos, 0, sizeof pos);
-    pos.lsn = pg->slot_lsn;
-    pos.off = pg->epoch;
-    t = txn_new(pg->map, pg->max_txn_tags, pg->name);
-    txn_broaden(t, NULL);
-    txn_add_tags(t, (const char *const *)pg->gap_tags, pg->ngap_tags);
-    txn_set_gap(t);
-    pg->core->commit_txn(pg->core->arg, &pos, 0, t);
-}
-
-/* The slot exists and is usable: purge for a gap, or record a first start. */
-static int
-pg_slot_ready(struct pg *pg)
-{
-    if (pg->gap[0] != '\0') {
-        pg_emit_gap(pg);
-        pg->gap[0] = '\0';
-        pg->gap_logged = 0;
-        return (0);
-    }
-    if (pg->have == 0) { /* first start: from here on nothing may be missed */
-        pg_current(pg, pg->slot_lsn, &pg->rec);
-        if (pg_state_write(pg, &pg->rec) != 0)
-            return (-1);
-        pg->recorded = pg->rec.lsn;
-    } else if (!pg->gap_pending) {
-        pg->rec = pg->seen; /* continuing: the file's LSN is at or past the slot's */
-        pg->recorded = pg->seen.lsn;
-    }
-    if (pg->flushed < pg->recorded)
-        pg->flushed = pg->recorded;
-    return (0);
-}
-
-static int
-step_slot_created(struct pg *pg, PGresult *res)
-{
-    if (!res_ok(pg, res, "CREATE_REPLICATION_SLOT"))
-        return (-1);
-    /* Columns: slot_name, consistent_point, snapshot_name, output_plugin. */
-    if (PQntuples(res) != 1 || pgstate_lsn_parse(PQgetvalue(res, 0, 1), &pg->slot_lsn) != 0) {
-        log_err("source %s: CREATE_REPLICATION_SLOT returned no consistent point", pg->name);
-        return (-1);
-    }
-    log_info("source %s: created replication slot %s (pgoutput) at %s", pg->name, pg->slot,
-             PQgetvalue(res, 0, 1));
-    pg->slot_exists = 1;
-    return (pg_slot_ready(pg));
-}
-
-static int pg_decide(struct pg *);
-
-static int
-pg_create_slot(struct pg *pg)
-{
-    char sql[256];
-
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-             pg->slot);
-    return (pg_send(pg, sql, step_slot_created));
-}
-
-static int
-step_decide(struct pg *pg)
-{
-    int r = pg_decide(pg);
-
-    if (r < 0 && pg->state == PG_SETUP) /* not yet reconnecting (pg_send does that itself) */
-        pg_schedule_reconnect(pg, "set-up failed");
-    return (r);
-}
-
-static int
-step_slot_dropped(struct pg *pg, PGresult *res)
-{
-    if (!res_ok(pg, res, "DROP_REPLICATION_SLOT"))
-        return (-1);
-    log_info("source %s: dropped the invalidated replication slot %s", pg->name, pg->slot);
-    return (pg_create_slot(pg));
-}
-
-/* Without "create": what a DBA runs; the gap stays marked until the slot exists. */
-static int
-pg_slot_sql(struct pg *pg)
-{
-    if (pg->slot_lost)
-        log_err("source %s: replication slot %s is invalidated; run: SELECT "
-                "pg_drop_replication_slot('%s'); SELECT pg_create_logical_replication_slot('%s', "
-                "'pgoutput');  (or set \"create\": true)",
-                pg->name, pg->slot, pg->slot, pg->slot);
-    else
-        log_err("source %s: replication slot %s does not exist; run: SELECT "
-                "pg_create_logical_replication_slot('%s', 'pgoutput');  (or set \"create\": true)",
-                pg->name, pg->slot, pg->slot);
-    return (-1);
-}
-
-/* The decision (pgstate_gap), then the slot: kept, dropped and created, or created. */
-static int
-pg_decide(struct pg *pg)
-{
-    struct pgfacts f;
-    char sql[256];
-
-    pg_state_read(pg);
-    pg_facts(pg, &f);
-    if (pgstate_gap(pg->have, &pg->seen, &f, pg->gap, sizeof pg->gap)) {
-        if (!pg->gap_logged)
-            log_err("source %s: GAP: %s: changes may have been lost: purging the fallback tags "
-                    "of every mapped table%s",
-                    pg->name, pg->gap, pg->ngap_tags > 0 ? " and the gap_tags" : "");
-        else /* the same gap, retried: logged once per process */
-            log_warn("source %s: the gap is still pending: %s", pg->name, pg->gap);
-        pg->gap_logged = 1;
-        if (pg_mark_gap(pg) != 0)
-            return (-1);
-    }
-    if (pg->slot_exists && !pg->slot_lost)
-        return (pg_slot_ready(pg) == 0 ? 0 : -1);
-    if (!pg->create)
-        return (pg_slot_sql(pg));
-    if (!pg->slot_lost)
-        return (pg_create_slot(pg));
-    /* An invalidated slot can never stream again: it must go before a new one. */
-    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s", pg->slot);
-    return (pg_send(pg, sql, step_slot_dropped));
-}
-
-/* Columns: plugin, same database, confirmed_flush_lsn, wal_status. */
-static int
-step_slot_res(struct pg *pg, PGresult *res)
-{
-    if (!res_ok(pg, res, "reading the replication slot"))
-        return (-1);
-    pg->slot_exists = PQntuples(res) > 0;
-    pg->slot_lsn = 0;
-    pg->slot_lost = 0;
-    if (pg->slot_exists) {
-        if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0 || PQgetvalue(res, 0, 1)[0] != 't') {
-            log_err("source %s: replication slot %s exists but is not a pgoutput slot of this "
-                    "database (plugin %s): use another \"slot\" or drop it",
-                    pg->name, pg->slot, PQgetvalue(res, 0, 0));
-            return (-1);
-        }
-        (void)pgstate_lsn_parse(PQgetvalue(res, 0, 2), &pg->slot_lsn); /* NULL: 0 */
-        pg->slot_lost = strcmp(PQgetvalue(res, 0, 3), "lost") == 0;
-        return (0);
-    }
-    if (pg->checking && pg->create)
-        log_info("source %s: replication slot %s does not exist: tagpurge creates it at start",
-                 pg->name, pg->slot);
-    else if (pg->checking)
-        return (pg_slot_sql(pg));
-    return (0);
-}
-
-static int
-step_slot(struct pg *pg)
-{
-    char *s = lit(pg, pg->slot), sql[512];
-
-    snprintf(sql, sizeof sql,
-             "SELECT plugin, (database = current_database())::text, "
-             "coalesce(confirmed_flush_lsn::text, ''), coalesce(wal_status, '') "
-             "FROM pg_replication_slots WHERE slot_name = %s",
-             s);
-    PQfreemem(s);
-    return (pg_send(pg, sql, step_slot_res));
-}
-
-/* IDENTIFY_SYSTEM: systemid, timeline, xlogpos, dbname. */
-static int
-step_identify_res(struct pg *pg, PGresult *res)
-{
-    if (!res_ok(pg, res, "IDENTIFY_SYSTEM"))
-        return (-1);
-    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
-        log_err("source %s: IDENTIFY_SYSTEM returned no row", pg->name);
-        return (-1);
-    }
-    snprintf(pg->systemid, sizeof pg->systemid, "%s", PQgetvalue(res, 0, 0));
-    pg->timeline = (unsigned)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-    return (0);
-}
-
-static int
-step_identify(struct pg *pg)
-{
-    return (pg_send(pg, "IDENTIFY_SYSTEM", step_identify_res));
-}
-
-static int
-step_start_res(struct pg *pg, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_COPY_BOTH) {
-        log_err("source %s: START_REPLICATION failed: %s", pg->name, PQresultErrorMessage(res));
-        return (-1);
-    }
-    pg->state = PG_STREAMING;
-    pg->failures = 0;
-    pg->sent_flush = 0;
-    pg->core->state(pg->core->arg, 1);
-    AZ(uv_timer_start(&pg->timer, status_cb, (uint64_t)pg->status_interval_ms,
-                      (uint64_t)pg->status_interval_ms));
-    return (1);
-}
-
-static int
-step_start(struct pg *pg)
-{
-    char sql[512];
-
-    /* 0/0: resume from the slot's confirmed_flush_lsn, never from the WAL end. */
-    snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names '%s')",
-             pg->slot, pg->publication);
-    return (pg_send(pg, sql, step_start_res));
-}
-
-static int
-step_show(struct pg *pg)
-{
-    return (pg_send(pg, "SHOW wal_level", step_wal_level));
-}
-
-/* The set-up sequence; each returns 1 when a query is in flight. */
-static int (*const setup_steps[])(struct pg *) = {
-    step_show, step_identify, step_tables, step_pub, step_slot, step_decide, step_start,
-};
-
-static void
-pg_run_step(struct pg *pg)
-{
-    size_t nsteps = sizeof setup_steps / sizeof *setup_steps;
-
-    while (pg->state == PG_SETUP && (size_t)pg->step < nsteps) {
-        if (setup_steps[pg->step++](pg) != 0)
-            return; /* waiting for a result, or reconnecting */
-    }
-}
-
-static void
-pg_step_result(struct pg *pg)
-{
-    pg_step_f *fn = pg->step_fn;
-    PGresult *res = pg->step_res;
-    int r;
-
-    pg->step_res = NULL;
-    pg->step_fn = NULL;
-    r = fn(pg, res);
-    PQclear(res);
-    if (r < 0)
-        pg_schedule_reconnect(pg, "set-up failed");
-    else if (r == 0)
-        pg_run_step(pg);
-}
-
-static void
-pg_setup_input(struct pg *pg)
-{
-    PGresult *res;
-
-    if (PQconsumeInput(pg->conn) != 1) {
-        pg_schedule_reconnect(pg, PQerrorMessage(pg->conn));
-        return;
-    }
-    while (pg->state == PG_SETUP && !PQisBusy(pg->conn)) {
-        res = PQgetResult(pg->conn);
-        if (res == NULL) {
-            if (pg->step_res != NULL)
-                pg_step_result(pg);
-            return;
-        }
-        if (PQresultStatus(res) == PGRES_COPY_BOTH) {
-            if (pg->step_res != NULL)
-                PQclear(pg->step_res);
-            pg->step_res = res;
-            pg_step_result(pg); /* no NULL result follows COPY BOTH */
-            return;
-        }
-        if (pg->step_res != NULL)
-            PQclear(pg->step_res);
-        pg->step_res = res;
     }
 }
 
@@ -1405,8 +686,35 @@ pg_state_later(struct pg *pg)
         AZ(uv_timer_start(&pg->state_timer, state_timer_cb, STATE_MS, 0));
 }
 
+int
+pg_state_write(struct pg *pg, const struct pgstate *st)
+{
+    json_t *o = pgstate_json(st);
+    int rv = o != NULL ? statefile_write(pg->state_path, o) : -1;
+
+    json_decref(o);
+    if (rv != 0)
+        log_err("source %s: cannot write the state file %s: %s", pg->name, pg->state_path,
+                strerror(errno));
+    return (rv);
+}
+
+/* pg->have and pg->seen from the file; 1, 0 (none) or -1 (unreadable). */
+int
+pg_state_read(struct pg *pg)
+{
+    json_t *o = NULL;
+
+    memset(&pg->seen, 0, sizeof pg->seen);
+    pg->have = statefile_read(pg->state_path, &o);
+    if (pg->have > 0 && pgstate_parse(o, &pg->seen) != 0)
+        pg->have = -1;
+    json_decref(o);
+    return (pg->have);
+}
+
 /* state_dir/<source>.postgres.json; state_dir is created if missing (create). */
-static int
+int
 pg_state_path(struct pg *pg, const char *state_dir, int create)
 {
     size_t n;
@@ -1563,123 +871,6 @@ pg_pos_reached(const struct src_pos *confirmed, const char *want)
     if (sscanf(want, "%X/%X%c", &hi, &lo, &tail) != 2)
         return (-1);
     return (confirmed->lsn >= (((uint64_t)hi << 32) | lo));
-}
-
-/* The role may open a replication connection (REPLICATION or superuser). */
-static int
-step_role_res(struct pg *pg, PGresult *res)
-{
-    if (!res_ok(pg, res, "reading the role"))
-        return (-1);
-    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != 't') {
-        log_err("source %s: role %s may not stream changes; run: ALTER ROLE %s WITH REPLICATION",
-                pg->name, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 1));
-        return (-1);
-    }
-    return (0);
-}
-
-static void
-check_gap(void *arg, const char *why)
-{
-    struct pg *pg = arg;
-
-    pg->problems++;
-    log_err("source %s: %s: the next start is a GAP (tagpurge purges the fallback tags of every "
-            "mapped table, then streams from a new or the current slot)",
-            pg->name, why);
-}
-
-/* IDENTIFY_SYSTEM needs a replication connection; the other checks use a plain one. */
-static int
-pg_check_identify(struct pg *pg)
-{
-    const char *keys[5], *vals[5];
-    PGconn *plain = pg->conn;
-    int rv;
-
-    conn_params(pg, 1, keys, vals);
-    pg->conn = PQconnectdbParams(keys, vals, 1);
-    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
-        log_err("source %s: cannot open a replication connection: %s", pg->name,
-                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
-        rv = -1;
-    } else {
-        PGresult *res = PQexec(pg->conn, "IDENTIFY_SYSTEM");
-        rv = step_identify_res(pg, res);
-        PQclear(res);
-    }
-    PQfinish(pg->conn);
-    pg->conn = plain;
-    return (rv);
-}
-
-/* The state file against the server: each rule that applies is a gap at the next start. */
-static void
-pg_check_state(struct pg *pg, const struct conn_env *env)
-{
-    struct pgfacts f;
-
-    (void)pg_state_path(pg, env->state_dir, 0);
-    if (pg_state_read(pg) == 0) {
-        if (pg->slot_exists && pg->slot_lost)
-            check_gap(pg, "the replication slot is invalidated (wal_status lost)");
-        else
-            log_info("source %s: no state file %s: the first start is not a gap", pg->name,
-                     pg->state_path);
-        return;
-    }
-    if (pg_check_identify(pg) != 0) {
-        pg->problems++;
-        return;
-    }
-    pg_facts(pg, &f);
-    if (pgstate_gaps(pg->have, &pg->seen, &f, check_gap, pg) == 0)
-        log_info("source %s: the state file %s matches the server and slot %s", pg->name,
-                 pg->state_path, pg->slot);
-}
-
-/*
- * `check --online`: the set-up steps run as blocking queries on a plain
- * connection (nothing is created), plus the role, and the state file
- * against the server and slot.
- */
-static int
-pg_check_online(void *priv, const struct tagmap *map, const struct conn_env *env)
-{
-    const char *keys[5], *vals[5];
-    struct pg *pg;
-
-    CAST_OBJ_NOTNULL(pg, priv, PG_MAGIC);
-    tagmap_unref(&pg->map);
-    pg->map = tagmap_ref(map);
-    if (pg_load_password(pg) != 0)
-        return (-1);
-    conn_params(pg, 0, keys, vals);
-    pg->conn = PQconnectdbParams(keys, vals, 1);
-    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
-        log_err("source %s: cannot connect: %s", pg->name,
-                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
-        PQfinish(pg->conn);
-        pg->conn = NULL;
-        return (-1);
-    }
-    pg->checking = 1;
-    (void)pg_send(pg,
-                  "SELECT rolreplication OR rolsuper, rolname FROM pg_roles "
-                  "WHERE rolname = current_user",
-                  step_role_res);
-    (void)step_show(pg);
-    (void)step_tables(pg);
-    (void)step_pub(pg);
-    (void)step_slot(pg);
-    pg_check_state(pg, env);
-    PQfinish(pg->conn);
-    pg->conn = NULL;
-    pg->checking = 0;
-    if (pg->problems == 0)
-        log_info("source %s: the server is ready for tagpurge", pg->name);
-    return (pg->problems);
 }
 
 const struct connector_impl conn_postgres = {
