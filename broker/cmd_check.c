@@ -6,62 +6,22 @@
 #include <unistd.h>
 
 #include "../connectors/connector.h"
-#include "../sinks/discover.h"
-#include "../sinks/http.h"
 #include "../sinks/sink.h"
 #include "cmd.h"
 #include "config.h"
 #include "tagmap.h"
 
-/* Purge a tag no page carries on one node: it must answer 2xx. */
+/* Each sink checks its nodes (sink.h check_online); the tag is the same for all. */
 static int
-check_node(const struct config *c, const struct sink *sk, const char *url, const char *tag)
-{
-    struct http_opts ho;
-    struct reqlist reqs = {0};
-    char msg[512];
-    long status = 0;
-    int bad = 0;
-
-    sink_http_opts(sk, c->delivery.timeout_ms, &ho);
-    sink_render(sk, url, &tag, 1, &reqs);
-    if (reqs.n == 0 || http_request_sync(url, &reqs.v[0], &ho, &status, msg, sizeof msg) != 0) {
-        fprintf(stderr, "tagpurge: sink %s: node %s unreachable: %s\n", sink_name(sk), url,
-                reqs.n ? msg : "nothing to send");
-        bad = 1;
-    } else if (status < 200 || status > 299) {
-        fprintf(stderr,
-                "tagpurge: sink %s: node %s answers %s with HTTP %ld %s: check the node URL, "
-                "\"method\", the headers (credentials) and the cache's purge ACL (for Varnish: "
-                "acl purgers in tagpurge.vcl)\n",
-                sink_name(sk), url, reqs.v[0].method, status, msg);
-        bad = 1;
-    } else {
-        printf("sink %s: node %s accepts %s (HTTP %ld)\n", sink_name(sk), url, reqs.v[0].method,
-               status);
-    }
-    reqlist_free(&reqs);
-    return (bad);
-}
-
-static int
-check_nodes(const struct config *c)
+check_sinks(const struct config *c)
 {
     char tag[64];
-    size_t i, j;
+    size_t i;
     int problems = 0;
 
     snprintf(tag, sizeof tag, "tagpurge-check-%ld-%ld", (long)getpid(), (long)time(NULL));
     for (i = 0; i < c->nsinks; i++)
-        for (j = 0; j < sink_nnodes(c->sinks[i]); j++) {
-            const char *u = sink_node(c->sinks[i], j);
-            if (discover_is_dns(u)) {
-                printf("sink %s: node %s: resolved at run time, not checked\n",
-                       sink_name(c->sinks[i]), u);
-                continue;
-            }
-            problems += check_node(c, c->sinks[i], u, tag);
-        }
+        problems += sink_check_online(c->sinks[i], c->delivery.timeout_ms, tag);
     return (problems);
 }
 
@@ -70,7 +30,7 @@ static int
 check_online(const struct config *c)
 {
     size_t i;
-    int n, problems = check_nodes(c);
+    int n, problems = check_sinks(c);
 
     for (i = 0; i < c->nsources; i++) {
         const struct source_cfg *s = &c->sources[i];
