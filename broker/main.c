@@ -1,9 +1,11 @@
 /*
- * tagpurge: purge HTTP caches from the database's own change stream.
+ * tagpurge: purge HTTP caches from the database's own change stream.  This file
+ * parses the command line and dispatches to the commands (cmd.h, cmd_*.c).
  *
- *   tagpurge run   -c FILE [-v]          run the broker in the foreground
- *   tagpurge check -c FILE               validate config and mapping offline
- *   tagpurge tags  -c FILE --table T [--new JSON] [--old JSON]
+ *   tagpurge run    -c FILE [-v]            run the broker in the foreground
+ *   tagpurge check  -c FILE [--online]      validate config and mapping (and the servers)
+ *   tagpurge tags   -c FILE --table T [--new JSON] [--old JSON]
+ *   tagpurge replay -c FILE [--send] [--all] [--positional] --binlog FILE...
  *   tagpurge --version | --help
  *
  * Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.
