@@ -29,14 +29,21 @@ metric_head(struct sbuf *out, const char *name, const char *type, const char *he
     sbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* name{source="...  (the caller closes the label and the braces). */
+static void
+source_series(struct sbuf *out, const char *name, const struct source_info *s)
+{
+    sbuf_printf(out, "%s{source=\"", name);
+    label_escape(out, s->name);
+}
+
 /* name{source="..."} value, for every source. */
 #define SOURCE_METRIC(out, p, mname, type, help, fmt, expr)                                        \
     do {                                                                                           \
         metric_head(out, mname, type, help);                                                       \
         for (size_t i_ = 0; i_ < (p)->n; i_++) {                                                   \
             const struct source_info *s = &(p)->v[i_];                                             \
-            sbuf_printf(out, mname "{source=\"");                                                  \
-            label_escape(out, s->name);                                                            \
+            source_series(out, mname, s);                                                          \
             sbuf_printf(out, "\"} " fmt "\n", expr);                                               \
         }                                                                                          \
     } while (0)
@@ -97,8 +104,7 @@ metrics_sources(const struct sources *p, struct sbuf *out)
         const struct source_info *s = &p->v[i];
         if (!s->has_lag_bytes)
             continue;
-        sbuf_printf(out, "tagpurge_source_lag_bytes{source=\"");
-        label_escape(out, s->name);
+        source_series(out, "tagpurge_source_lag_bytes", s);
         sbuf_printf(out, "\"} %llu\n", (unsigned long long)s->lag_bytes);
     }
     metric_head(out, "tagpurge_source_checkpoint_info", "gauge",
@@ -107,8 +113,7 @@ metrics_sources(const struct sources *p, struct sbuf *out)
         const struct source_info *s = &p->v[i];
         if (!s->has_position)
             continue;
-        sbuf_printf(out, "tagpurge_source_checkpoint_info{source=\"");
-        label_escape(out, s->name);
+        source_series(out, "tagpurge_source_checkpoint_info", s);
         sbuf_printf(out, "\",position=\"");
         label_escape(out, s->position);
         sbuf_printf(out, "\"} 1\n");
