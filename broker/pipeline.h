@@ -17,6 +17,8 @@
 #ifndef TP_PIPELINE_H
 #define TP_PIPELINE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct config;
@@ -58,13 +60,44 @@ void pipeline_status(const struct pipeline *, struct pipeline_status *);
 void pipeline_stop(struct pipeline *, void (*done)(void *), void *arg);
 void pipeline_destroy(struct pipeline **);
 
+/*
+ * For /metrics and /readyz (broker/metrics.c renders them); loop thread only.
+ * One source as they see it, a snapshot taken for the callback; name is
+ * borrowed for the callback.
+ */
+struct source_info {
+    const char *name;
+    int streaming;
+    uint64_t changes, txns, tags, fallbacks, checkpoints;
+    uint64_t released_bytes, released_txns; /* confirmed while a node was dirty */
+    size_t pending;                         /* committed transactions not yet confirmed */
+    double lag_s;           /* age of the oldest commit not purged everywhere; 0: none */
+    int64_t last_commit_us; /* commit time of the newest transaction read; 0: none */
+    int has_lag_bytes;      /* the server's log end and the checkpoint are both known */
+    uint64_t lag_bytes;     /* server log end minus the checkpoint (PostgreSQL: WAL bytes) */
+    int has_position;       /* a position was confirmed to the source */
+    char position[512];     /* it, as the connector formats it */
+};
+/* cb(arg, info) for every source, in configuration order. */
+void pipeline_foreach_source(const struct pipeline *,
+                             void (*cb)(void *arg, const struct source_info *), void *arg);
+/* fanout_foreach_node() of the pipeline's fan-out (none once stopped). */
+struct node_info;
+void pipeline_foreach_node(const struct pipeline *, void (*cb)(void *arg, const struct node_info *),
+                           void *arg);
+int pipeline_has_fanout(const struct pipeline *);
+/* The delivery latency histogram, commit -> every node acknowledged (seconds). */
+struct pipeline_latency {
+    const double *bounds;    /* upper bounds, ascending */
+    size_t nbounds;          /* buckets has nbounds + 1 entries: the last is +Inf */
+    const uint64_t *buckets; /* per bucket, not cumulative; borrowed for the call's caller */
+    uint64_t count;
+    double sum;
+};
+void pipeline_latency(const struct pipeline *, struct pipeline_latency *out);
+
 /* For the status server (broker/status.c); loop thread only. */
-struct sbuf;
 struct waiter;
-/* Prometheus text of every counter and gauge, appended to out. */
-void pipeline_metrics(const struct pipeline *, struct sbuf *out);
-/* 1 when every source streams and no node is failing; else 0 with JSON strings in why. */
-int pipeline_ready(const struct pipeline *, struct sbuf *why);
 /*
  * Call answer(arg, status, json) once source has confirmed pos (200), on
  * timeout (408), or at once for an unknown source (404) or position (400).

@@ -7,6 +7,7 @@
 #include "lib/log.h"
 #include "lib/obj.h"
 #include "lib/sbuf.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "status.h"
 
@@ -227,13 +228,13 @@ route(struct sconn *c, const char *method, const char *target)
         return;
     }
     if (strcmp(path, "/metrics") == 0) {
-        pipeline_metrics(c->st->p, &b);
+        metrics_render(c->st->p, &b);
         respond(c, 200, "text/plain; version=0.0.4", b.p, b.len);
     } else if (strcmp(path, "/healthz") == 0) {
         respond_json(c, 200, "{\"status\": \"alive\"}\n");
     } else if (strcmp(path, "/readyz") == 0) {
         struct sbuf why = {0};
-        if (pipeline_ready(c->st->p, &why)) {
+        if (metrics_ready(c->st->p, &why)) {
             respond_json(c, 200, "{\"ready\": true}\n");
         } else {
             sbuf_printf(&b, "{\"ready\": false, \"reasons\": [%s]}\n", why.p);

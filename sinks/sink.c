@@ -640,3 +640,68 @@ sink_render_flush(const struct sink *s, const char *node_url, struct reqlist *ou
     if (s->flush.body != NULL)
         req_set_body(r, s->flush.body, s->flush.bodylen);
 }
+
+/*------------------------------------------------------------------------
+ * check --online: every listed node must accept a purge.
+ */
+
+/* Purge a tag no page carries on one node: it must answer 2xx. */
+static int
+check_node(const struct sink *sk, long timeout_ms, const char *url, const char *tag)
+{
+    struct http_opts ho;
+    struct reqlist reqs = {0};
+    char msg[512];
+    long status = 0;
+    int bad = 0;
+
+    sink_http_opts(sk, timeout_ms, &ho);
+    sink_render(sk, url, &tag, 1, &reqs);
+    if (reqs.n == 0 || http_request_sync(url, &reqs.v[0], &ho, &status, msg, sizeof msg) != 0) {
+        fprintf(stderr, "tagpurge: sink %s: node %s unreachable: %s\n", sink_name(sk), url,
+                reqs.n ? msg : "nothing to send");
+        bad = 1;
+    } else if (status < 200 || status > 299) {
+        fprintf(stderr,
+                "tagpurge: sink %s: node %s answers %s with HTTP %ld %s: check the node URL, "
+                "\"method\", the headers (credentials) and the cache's purge ACL (for Varnish: "
+                "acl purgers in tagpurge.vcl)\n",
+                sink_name(sk), url, reqs.v[0].method, status, msg);
+        bad = 1;
+    } else {
+        printf("sink %s: node %s accepts %s (HTTP %ld)\n", sink_name(sk), url, reqs.v[0].method,
+               status);
+    }
+    reqlist_free(&reqs);
+    return (bad);
+}
+
+int
+sink_check_nodes_2xx(const struct sink *s, long timeout_ms, const char *tag)
+{
+    size_t j;
+    int problems = 0;
+
+    CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
+    for (j = 0; j < s->nnodes; j++) {
+        const char *u = s->nodes[j];
+        if (discover_is_dns(u)) {
+            printf("sink %s: node %s: resolved at run time, not checked\n", sink_name(s), u);
+            continue;
+        }
+        problems += check_node(s, timeout_ms, u, tag);
+    }
+    return (problems);
+}
+
+int
+sink_check_online(const struct sink *s, long timeout_ms, const char *tag)
+{
+    CHECK_OBJ_NOTNULL(s, SINK_MAGIC);
+    if (s->impl->check_online == NULL) {
+        fprintf(stderr, "tagpurge: sink %s: no online checks for %s sinks yet\n", sink_name(s),
+                s->impl->name);
+        return (0);
+    }
+    return (s->impl->check_online(s, timeout_ms, tag));
+}

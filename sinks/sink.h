@@ -71,6 +71,8 @@ struct sink_opts {
     int has_flush;  /* a "flush" request is configured */
 };
 
+struct sink; /* a configured sink (sink.c) */
+
 struct sink_impl {
     const char *name;
     const char *default_method;
@@ -94,9 +96,14 @@ struct sink_impl {
     void (*render)(const void *priv, const struct sink_common *, const char *node_url,
                    const char *const *tags, size_t n, struct reqlist *out);
     void (*destroy)(void *priv);
+    /*
+     * `tagpurge check --online` (NULL: none for the type): try the sink's
+     * listed nodes with a purge of tag, which no page carries; print one line
+     * per node and return the number of nodes to fix.  Synchronous, no loop.
+     */
+    int (*check_online)(const struct sink *, long timeout_ms, const char *tag);
 };
 
-struct sink;
 
 int sink_configure(struct sink **, const json_t *obj, size_t max_tag_bytes, struct cfg_ctx *);
 void sink_destroy(struct sink **);
@@ -111,6 +118,15 @@ void sink_render(const struct sink *, const char *node_url, const char *const *t
                  struct reqlist *out);
 /* Append the configured "flush" request (purge everything) for node_url; needs has_flush. */
 void sink_render_flush(const struct sink *, const char *node_url, struct reqlist *out);
+
+/*
+ * The type's check_online for the sink (a line on stderr and 0 when the type
+ * has none).  The default for HTTP-purging types, sink_check_nodes_2xx: every
+ * listed node must answer 2xx to the rendered purge of tag (timeout_ms each,
+ * the sink's TLS settings); dns:// nodes are resolved at run time, skipped.
+ */
+int sink_check_online(const struct sink *, long timeout_ms, const char *tag);
+int sink_check_nodes_2xx(const struct sink *, long timeout_ms, const char *tag);
 
 /*
  * Split helper for impls: the end of the longest run of tags starting at

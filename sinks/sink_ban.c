@@ -103,4 +103,5 @@ const struct sink_impl sink_ban = {
     .tag_cost = ban_cost,
     .render = ban_render,
     .destroy = ban_destroy,
+    .check_online = sink_check_nodes_2xx,
 };

@@ -550,4 +550,5 @@ const struct sink_impl sink_http = {
     .tag_cost = http_tag_cost,
     .render = http_render,
     .destroy = http_destroy,
+    .check_online = sink_check_nodes_2xx,
 };

@@ -92,4 +92,5 @@ const struct sink_impl sink_xkey = {
     .tag_cost = xkey_cost,
     .render = xkey_render,
     .destroy = xkey_destroy,
+    .check_online = sink_check_nodes_2xx,
 };

@@ -1,18 +1,24 @@
-/* `tagpurge replay` (replay.h): reads binlog files and prints or sends each transaction's tags. */
-#include <errno.h>
-#include <libgen.h>
+/*
+ * `tagpurge replay` (cmd.h): decodes binlog files offline and prints each transaction's end
+ * position, GTID and tags, one line each ("binlog.000002:1234 0-1-45 product-1 product-list");
+ * with --send, purges their union through the configured sinks with a fan-out of its own.
+ *
+ * A transaction cut by the end of the last file (no COMMIT) is printed too, marked
+ * "incomplete", and sent: purging too much is safe.  Foreign-key cascades (my_cascade.c) are
+ * not derived: the edges come from a server's information_schema, which a file does not carry.
+ */
 #include <stdio.h>
-#include <string.h>
 
-#include "../broker/config.h"
-#include "../broker/lib/log.h"
-#include "../broker/lib/obj.h"
-#include "../broker/tagmap.h"
-#include "../broker/tagset.h"
-#include "../broker/txn.h"
+#include "../connectors/binlog.h"
+#include "../connectors/binlog_file.h"
 #include "../sinks/fanout.h"
-#include "binlog.h"
-#include "replay.h"
+#include "cmd.h"
+#include "config.h"
+#include "lib/log.h"
+#include "lib/obj.h"
+#include "tagmap.h"
+#include "tagset.h"
+#include "txn.h"
 
 struct replay {
     const struct config *cfg;
@@ -103,50 +109,6 @@ r_abort(void *arg)
     txn_reset(r->txn);
 }
 
-/* Feed every event of one file; -1 when the file cannot be read at all. */
-static int
-replay_file(struct bl_decoder *d, const char *path)
-{
-    unsigned char hdr[BL_HEADER_LEN], *ev = NULL;
-    size_t cap = 0, size;
-    char *copy = tp_strdup(path);
-    FILE *f = fopen(path, "rb");
-    int rv = 0;
-
-    if (f == NULL || fread(hdr, 1, 4, f) != 4 ||
-        memcmp(hdr,
-               "\xfe"
-               "bin",
-               4) != 0) {
-        log_err("replay: %s: %s", path, f ? "not a binlog file (bad magic)" : strerror(errno));
-        rv = -1;
-        goto out;
-    }
-    bl_set_position(d, basename(copy), 4);
-    while (fread(hdr, 1, BL_HEADER_LEN, f) == BL_HEADER_LEN) {
-        size =
-            (size_t)hdr[9] | (size_t)hdr[10] << 8 | (size_t)hdr[11] << 16 | (size_t)hdr[12] << 24;
-        if (size < BL_HEADER_LEN || size > (1u << 30)) {
-            log_err("replay: %s: bad event size %zu: stopping here", path, size);
-            break;
-        }
-        if (size > cap)
-            ev = tp_realloc(ev, cap = size);
-        memcpy(ev, hdr, BL_HEADER_LEN);
-        if (fread(ev + BL_HEADER_LEN, 1, size - BL_HEADER_LEN, f) != size - BL_HEADER_LEN) {
-            log_warn("replay: %s: file ends inside an event", path);
-            break;
-        }
-        (void)bl_feed(d, ev, size); /* errors are logged and broaden the transaction */
-    }
-out:
-    if (f != NULL)
-        fclose(f);
-    free(ev);
-    free(copy);
-    return (rv);
-}
-
 static void
 send_done(void *arg, int acked)
 {
@@ -180,9 +142,10 @@ replay_send(const struct config *c, struct tagset *tags)
     return (delivered ? 0 : 1);
 }
 
-int
-binlog_replay(const struct config *c, char *const *files, size_t nfiles, int send, int all,
-              int positional)
+/* 0, or 1 when a file could not be read or delivery failed. */
+static int
+replay_files(const struct config *c, char *const *files, size_t nfiles, int send, int all,
+             int positional)
 {
     struct replay r = {c, NULL, all, 0, 0, 0, NULL};
     struct bl_callbacks cb = {&r,        r_mapped,    NULL,     NULL,    r_begin, r_change,
@@ -196,7 +159,7 @@ binlog_replay(const struct config *c, char *const *files, size_t nfiles, int sen
     bl_set_verify(d, 1);
     bl_set_positional_names(d, positional);
     for (i = 0; i < nfiles; i++)
-        if (replay_file(d, files[i]) != 0)
+        if (bl_feed_file(d, files[i]) != 0)
             rv = 1;
     if (bl_in_txn(d))
         print_txn(&r, bl_current(d), 1);
@@ -207,5 +170,21 @@ binlog_replay(const struct config *c, char *const *files, size_t nfiles, int sen
     tagset_destroy(&r.send);
     txn_destroy(&r.txn);
     bl_destroy(&d);
+    return (rv);
+}
+
+int
+cmd_replay(const struct opts *o)
+{
+    struct config *c;
+    int rv;
+
+    if (o->nbinlogs == 0)
+        return (usage_error("replay needs --binlog FILE...", NULL));
+    c = load_or_complain(o->config);
+    if (c == NULL)
+        return (EXIT_USAGE);
+    rv = replay_files(c, o->binlogs, o->nbinlogs, o->send, o->all, o->positional);
+    config_destroy(&c);
     return (rv);
 }
