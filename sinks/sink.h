@@ -104,7 +104,6 @@ struct sink_impl {
     int (*check_online)(const struct sink *, long timeout_ms, const char *tag);
 };
 
-
 int sink_configure(struct sink **, const json_t *obj, size_t max_tag_bytes, struct cfg_ctx *);
 void sink_destroy(struct sink **);
 const char *sink_name(const struct sink *);
