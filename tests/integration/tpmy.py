@@ -33,7 +33,7 @@ class MySource:
 
     label, name, tagpurge_env = "mariadb", "my", {"TAGPURGE_MY_PASSWORD": "replpw"}
     SCHEMA = SCHEMA
-    CONFIG = {}  # no status server, the default drain timeout
+    CONFIG = {"listen": "127.0.0.1:0"}  # a free port: never the default 9187 of a real install
 
     def __init__(self, c, server):
         self.c, self.server, self.db = c, server, c.db
