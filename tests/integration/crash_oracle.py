@@ -247,7 +247,7 @@ class Builder:
     def group(self):
         """A new parent row (unmapped) with a few members."""
         if len(self.members) > MAX_ROWS:
-            return self.cascade()
+            return self.unmember()
         self.g.next_grp += 1
         g = self.g.next_grp
         self.grps[g] = {"id": g}
@@ -255,7 +255,17 @@ class Builder:
         for _ in range(self.g.rng.randint(1, 4)):
             self.member(g)
 
+    def unmember(self):
+        """Bounded tables: a plain DELETE of a few members (those without a group never
+        go by cascade)."""
+        ids = self.g.rng.sample(sorted(self.members), min(3, len(self.members)))
+        for m in ids:
+            self._record("members", self.members.pop(m), None)
+        self.t.sql.append(f"DELETE FROM members WHERE id IN ({', '.join(map(str, ids))})")
+
     def member(self, g=None):
+        if g is None and len(self.members) > MAX_ROWS:
+            return self.unmember()
         if g is None and not self.grps:
             return self.group()
         r = self.g.rng
