@@ -860,9 +860,11 @@ class Oracle:
             loop_s = time.monotonic() - t_start
             self.configure(None)
             target = self.src.position()
-            self.spawn()
+            mark = self.spawn()
             t_drain = time.monotonic()
-            tp.wait(lambda: (self.src.confirmed() or 0) >= target and c.proc.poll() is None,
+            # Streaming too: a SIGTERM before its handlers are installed would end it (-15).
+            tp.wait(lambda: (self.src.confirmed() or 0) >= target and c.proc.poll() is None and
+                    self.streamed(mark),
                     f"the checkpoint to reach {target} (at {self.src.confirmed()})",
                     90 if SLOW else 45, step=0.05)
             drain_s = time.monotonic() - t_drain
