@@ -222,13 +222,13 @@ my_state_write(const struct my *m, const struct src_pos *p, const char *identity
 int
 my_state_read(struct my *m, struct src_pos *p)
 {
-    json_error_t jerr;
-    json_t *o = json_load_file(m->state_path, 0, &jerr);
+    json_t *o;
     const char *file = NULL, *gtid = "", *server = "";
     json_int_t pos = 0;
+    int r = statefile_read(m->state_path, &o);
 
-    if (o == NULL)
-        return (access(m->state_path, F_OK) == 0 ? -1 : 0);
+    if (r <= 0)
+        return (r);
     if (json_unpack(o, "{s:s, s:I, s?s, s?s}", "file", &file, "pos", &pos, "gtid", &gtid, "server",
                     &server) != 0 ||
         pos < 4) {
