@@ -170,6 +170,7 @@ struct fanout {
     unsigned next_id;
     struct delivery_cfg cfg;
     struct dirty *dirty;   /* NULL: no state_dir, a down node holds its purges */
+    size_t ndirty;         /* nodes with n->dirty: changed only by node_set_dirty() */
     struct list_head live; /* every purge not yet done, newest first */
     struct dueq reboundq;
     uv_timer_t rebound_timer, discover_timer;
@@ -598,11 +599,25 @@ node_release_dirty(struct node *n)
     free(queue);
 }
 
+/* The one place n->dirty changes, so f->ndirty stays its count. */
+static void
+node_set_dirty(struct node *n, int dirty)
+{
+    dirty = dirty != 0;
+    if (n->dirty == dirty)
+        return;
+    n->dirty = dirty;
+    if (dirty)
+        n->f->ndirty++;
+    else
+        n->f->ndirty--;
+}
+
 /* The broad purge went through (or nothing needs one): the node is clean. */
 static void
 node_clean(struct node *n)
 {
-    n->dirty = 0;
+    node_set_dirty(n, 0);
     n->mark_held = 0;
     if (!n->marked)
         return;
@@ -796,7 +811,7 @@ node_failed(struct node *n, const char *why, long status, long retry_after_s)
                      "a broad purge first when it is back",
                      n->fs->name, n->url, (long long)(now - n->fail_since) / 1000,
                      f->cfg.flush_after_down_s);
-            n->dirty = 1;
+            node_set_dirty(n, 1);
             stats.nodes_down++;
         }
         node_set_state(n, N_DOWN);
@@ -939,7 +954,8 @@ node_load_mark(struct node *n)
                 n->fs->name, n->url, dirty_path(n->f->dirty));
     log_warn("sink %s: node %s: dirty (marked in %s): its first request is the %s", n->fs->name,
              n->url, dirty_path(n->f->dirty), flush ? "flush" : "broad purge");
-    n->dirty = n->marked = 1;
+    node_set_dirty(n, 1);
+    n->marked = 1;
     n->esc = 1;
     n->esc_flush = flush;
     node_kick(n);
@@ -999,6 +1015,7 @@ node_destroy(struct node *n, int release)
     size_t nabsorbed = n->nabsorbed;
 
     n->removed = 1;
+    node_set_dirty(n, 0); /* the count is of live nodes; the mark file is not touched here */
     list_remove(&n->link);
     fs->nnodes--;
     http_xfer_destroy(&n->xfer);
@@ -1378,16 +1395,8 @@ fanout_nnodes(const struct fanout *f)
 size_t
 fanout_ndirty(const struct fanout *f)
 {
-    const struct fsink *fs;
-    const struct node *n;
-    size_t k = 0;
-
     CHECK_OBJ_NOTNULL(f, FANOUT_MAGIC);
-    for (fs = f->sinks; fs != NULL; fs = fs->next)
-        for (n = LIST_FIRST(&fs->nodes, struct node, link); n != NULL && !fs->removed;
-             n = LIST_NEXT(n, struct node, link))
-            k += n->dirty != 0;
-    return (k);
+    return (f->ndirty); /* the pipeline asks at every checkpoint advance: no walk */
 }
 
 void
