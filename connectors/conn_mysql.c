@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -303,7 +302,6 @@ static int
 my_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct conn_env *env)
 {
     struct my *m;
-    size_t n;
 
     CAST_OBJ_NOTNULL(m, priv, MY_MAGIC);
     if (my_load_password(m) != 0)
@@ -318,14 +316,12 @@ my_start(void *priv, uv_loop_t *loop, const struct conn_core *core, const struct
     AZ(uv_timer_init(loop, &m->flush));
     m->flush.data = m;
     m->max_txn_tags = env->max_txn_tags;
-    if (mkdir(env->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (statefile_dir(env->state_dir) != 0) {
         log_err("source %s: cannot create state_dir %s: %s", m->name, env->state_dir,
                 strerror(errno));
         return (-1);
     }
-    n = strlen(env->state_dir) + strlen(m->name) + 16;
-    m->state_path = tp_malloc(n);
-    snprintf(m->state_path, n, "%s/%s.binlog.json", env->state_dir, m->name);
+    m->state_path = statefile_path(env->state_dir, m->name, ".binlog.json");
     if (uv_thread_create(&m->thread, my_reader_main, m) != 0) {
         log_err("source %s: cannot start the reader thread", m->name);
         return (-1);

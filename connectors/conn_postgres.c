@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "../broker/lib/backoff.h"
@@ -717,16 +716,12 @@ pg_state_read(struct pg *pg)
 int
 pg_state_path(struct pg *pg, const char *state_dir, int create)
 {
-    size_t n;
-
-    if (create && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+    if (create && statefile_dir(state_dir) != 0) {
         log_err("source %s: cannot create state_dir %s: %s", pg->name, state_dir, strerror(errno));
         return (-1);
     }
-    n = strlen(state_dir) + strlen(pg->name) + 16;
     free(pg->state_path);
-    pg->state_path = tp_malloc(n);
-    snprintf(pg->state_path, n, "%s/%s.postgres.json", state_dir, pg->name);
+    pg->state_path = statefile_path(state_dir, pg->name, ".postgres.json");
     return (0);
 }
 

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../broker/lib/log.h"
 #include "../broker/lib/obj.h"
@@ -59,16 +58,14 @@ dirty_open(struct dirty **dp, const char *state_dir)
 {
     struct dirty *d;
     json_t *root = NULL;
-    size_t len = strlen(state_dir) + sizeof "/dirty.json";
     int r;
 
     /* Not fatal: without the folder no mark is written, so a down node holds as before. */
-    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+    if (statefile_dir(state_dir) != 0)
         log_warn("cannot create state_dir %s (%s): down nodes keep holding the checkpoint",
                  state_dir, strerror(errno));
     ALLOC_OBJ(d, DIRTY_MAGIC);
-    d->path = tp_malloc(len);
-    snprintf(d->path, len, "%s/dirty.json", state_dir);
+    d->path = statefile_path(state_dir, "dirty", ".json");
     r = statefile_read(d->path, &root);
     if (r < 0 || (r == 1 && !marks_valid(root))) {
         log_err("%s cannot be read or is not a dirty-node mark file: it names the nodes that "

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "obj.h"
@@ -82,4 +83,22 @@ statefile_read(const char *path, json_t **o)
     if (*o != NULL)
         return (1);
     return (access(path, F_OK) == 0 ? -1 : 0);
+}
+
+int
+statefile_dir(const char *state_dir)
+{
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+        return (-1);
+    return (0);
+}
+
+char *
+statefile_path(const char *state_dir, const char *name, const char *suffix)
+{
+    size_t n = strlen(state_dir) + strlen(name) + strlen(suffix) + 2;
+    char *p = tp_malloc(n);
+
+    snprintf(p, n, "%s/%s%s", state_dir, name, suffix);
+    return (p);
 }

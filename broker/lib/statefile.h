@@ -20,5 +20,9 @@ int statefile_write(const char *path, const json_t *o);
  * file, -1 when it exists but cannot be read or parsed.
  */
 int statefile_read(const char *path, json_t **o);
+/* Create state_dir (mode 0700) when it is missing.  0, or -1 with errno set. */
+int statefile_dir(const char *state_dir);
+/* "<state_dir>/<name><suffix>", malloc'ed: the caller frees it. */
+char *statefile_path(const char *state_dir, const char *name, const char *suffix);
 
 #endif
